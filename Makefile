@@ -1,0 +1,35 @@
+# Set-up and the two everyday commands. `make train` and `make test` both create
+# .venv and install the project into it first, so each works on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# The byte-exact dataset mirror beside the repository, when there is one; otherwise
+# zoo downloads (and checksums) the datasets into ~/.zoo/datasets.
+ZOO_DATA_DIR ?= $(shell [ -d ../shared/datasets ] && cd ../shared/datasets && pwd)
+export ZOO_DATA_DIR
+# Slow end-to-end tests (real training on MNIST) run in their own bounded step.
+SLOW_TIMEOUT ?= 900
+
+.PHONY: install train test test-fast test-slow docs clean
+
+$(BIN)/zoo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/zoo
+
+train: install
+	$(BIN)/zoo train cvae --dataset mnist
+
+test: test-fast test-slow
+
+test-fast: install
+	$(BIN)/python -m pytest -q
+
+test-slow: install
+	timeout $(SLOW_TIMEOUT) $(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

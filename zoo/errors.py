@@ -1,0 +1,18 @@
+"""User-facing errors.
+
+A ``ZooError`` is a mistake the user can fix (a bad name, config value, file or
+folder). The CLI prints its message as one line and exits with code 2; anything
+else is a bug and keeps its traceback.
+"""
+
+
+class ZooError(Exception):
+    """A user error: the message says what is wrong and how to fix it."""
+
+    exit_code = 2
+
+
+class TrainingDiverged(ZooError):
+    """The loss or a gradient became NaN/Inf; the last good checkpoint is kept."""
+
+    exit_code = 3

@@ -1,0 +1,71 @@
+"""Evaluates a run folder's model on the test split: ``metrics.json`` plus figures."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from zoo import io as zio
+from zoo.data import ImageData, binarize_array, load_dataset, resolve_binarization
+from zoo.likelihoods import is_binary
+from zoo.run_dir import RunDir
+from zoo.run_spec import RunSpec
+
+# The test set is binarised once with this seed, so every model is scored on the same images.
+TEST_BINARIZATION_SEED = 0
+
+
+def test_arrays(data: ImageData, binarization: str) -> tuple[np.ndarray, np.ndarray]:
+    """The test images as the model sees them (binarised or scaled to [0, 1]) and their labels."""
+    if binarization == "none":
+        images = data.test.x.astype("float32") / 255.0
+    else:
+        images = binarize_array(data.test.x, seed=TEST_BINARIZATION_SEED)
+    return images, data.test.y
+
+
+def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | None = None, model=None,
+                 overrides: dict[str, Any] | None = None, data_overrides: dict[str, Any] | None = None,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Scores ``run``'s final model; ``overrides`` change the evaluation config (e.g. iw_samples)."""
+    from zoo.evaluation import evaluate, write_all_figures
+    from zoo.training.trainer import load_model
+
+    spec = spec or RunSpec.from_dict(run.read_json(run.config, "is this a finished zoo run folder?"))
+    config = spec.evaluation.replace(**(overrides or {}))
+    if data is None:
+        data = load_dataset(spec.data.replace(**(data_overrides or {})))
+    if model is None:
+        if not run.model.exists():
+            raise_missing_model(run)
+        model = load_model(run.model)
+    binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
+    images, labels = test_arrays(data, binarization)
+    metrics = evaluate(model, images, labels, config)
+    state = zio.read_json(run.state) if run.state.exists() else {}
+    metrics.update(model=spec.name, dataset=data.name, binarization=binarization,
+                   epochs_trained=state.get("epoch"), best_epoch=state.get("best_epoch"),
+                   evaluation=config.to_dict())
+    zio.write_json(run.metrics, metrics)
+    if config.figures:
+        write_all_figures(model, images, labels, metrics, run.figures, config)
+    log(summary_line(metrics))
+    return metrics
+
+
+def summary_line(metrics: dict[str, Any]) -> str:
+    parts = [f"test {metrics['model']} on {metrics['dataset']}:"]
+    for key, label in (("elbo", "ELBO"), ("distortion", "distortion"), ("rate", "rate"), ("iwae", "IWAE")):
+        if metrics.get(key) is not None:
+            parts.append(f"{label} {metrics[key]:.2f}")
+    if metrics.get("iwae") is not None:
+        parts[-1] += f" (k={metrics['iw_samples']})"
+    parts.append(f"active units {metrics['active_units']}/{metrics['latent_dim']}")
+    return " ".join(parts) + " nats"
+
+
+def raise_missing_model(run: RunDir):
+    from zoo.errors import ZooError
+
+    raise ZooError(f"{run.root} has no model.keras yet; finish training with `zoo train ... --out {run.root} --resume`")

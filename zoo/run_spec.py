@@ -1,0 +1,114 @@
+"""A fully resolved run: registry entry + config dataclass defaults + CLI overrides.
+
+Precedence is: the config dataclass default < the registry entry's override < a
+CLI flag. The resolved spec is saved in every run folder (``config.json``) and is
+all that is needed to rebuild the model and repeat the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from zoo.data import DataConfig
+from zoo.errors import ZooError
+from zoo.evaluation import EvalConfig
+from zoo.registry import Entry
+from zoo.training.train_config import TrainConfig
+
+SEARCH_KEYS = {"values", "min", "max", "log", "step"}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    name: str
+    class_path: str
+    model: Mapping[str, Any]
+    train: TrainConfig
+    data: DataConfig
+    evaluation: EvalConfig
+
+    def model_class(self):
+        return Entry(name=self.name, class_path=self.class_path, source="run config").model_class()
+
+    def model_config(self, image_shape=None, num_classes=None):
+        """The validated model config; the dataset fixes image shape and class count."""
+        values = dict(self.model)
+        if image_shape is not None:
+            values["image_shape"] = list(image_shape)
+        if num_classes is not None:
+            values["num_classes"] = num_classes
+        return self.model_class().config_class.from_dict(values, where=f"model '{self.name}'")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "class": self.class_path,
+            "model": dict(self.model),
+            "train": self.train.to_dict(),
+            "data": self.data.to_dict(),
+            "evaluation": self.evaluation.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "RunSpec":
+        return cls(
+            name=raw["name"],
+            class_path=raw["class"],
+            model=dict(raw["model"]),
+            train=TrainConfig.from_dict(raw["train"]),
+            data=DataConfig.from_dict(raw["data"]),
+            evaluation=EvalConfig.from_dict(raw["evaluation"]),
+        )
+
+
+def resolve(entry: Entry, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> RunSpec:
+    """Merges defaults, the entry's overrides and CLI overrides, validating every section."""
+    overrides = overrides or {}
+    unknown_sections = sorted(set(overrides) - {"model", "train", "data", "evaluation"})
+    if unknown_sections:
+        raise ZooError(f"unknown config section(s) {', '.join(unknown_sections)}; use model, train, data or evaluation")
+    cls = entry.model_class()
+    where = f"registry entry '{entry.name}'"
+
+    model_values = {**entry.model, **overrides.get("model", {})}
+    # Validates field names, types and ranges now, before any data is read.
+    cls.config_class.from_dict(model_values, where=f"{where} model")
+    data_values = {"name": entry.dataset, **entry.data, **overrides.get("data", {})}
+    spec = RunSpec(
+        name=entry.name,
+        class_path=entry.class_path,
+        model=model_values,
+        train=TrainConfig.from_dict({**entry.train, **overrides.get("train", {})}, where=f"{where} train"),
+        data=DataConfig.from_dict(data_values, where=f"{where} data"),
+        evaluation=EvalConfig.from_dict({**entry.evaluation, **overrides.get("evaluation", {})},
+                                        where=f"{where} evaluation"),
+    )
+    validate_search_space(entry)
+    return spec
+
+
+def validate_search_space(entry: Entry) -> dict[str, dict[str, Any]]:
+    """Checks that every searched key is a model or training field and that its range is well formed."""
+    cls = entry.model_class()
+    model_fields = set(cls.config_class.field_names())
+    train_fields = set(TrainConfig.field_names())
+    valid = sorted(model_fields | train_fields)
+    checked = {}
+    for key, spec in entry.search_space.items():
+        where = f"registry entry '{entry.name}' search_space '{key}'"
+        if key not in model_fields | train_fields:
+            raise ZooError(f"{where}: not a config field of {cls.__name__}; valid keys: {', '.join(valid)}")
+        if not isinstance(spec, Mapping) or not spec or set(spec) - SEARCH_KEYS:
+            raise ZooError(f"{where}: give either {{values: [...]}} or {{min: .., max: .., log: bool, step: ..}}")
+        if "values" in spec:
+            if set(spec) != {"values"} or not isinstance(spec["values"], list) or not spec["values"]:
+                raise ZooError(f"{where}: 'values' must be a non-empty list and stand alone")
+        else:
+            low, high = spec.get("min"), spec.get("max")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)) or low >= high:
+                raise ZooError(f"{where}: needs numbers min < max, got min={low!r} max={high!r}")
+            if spec.get("log") and low <= 0:
+                raise ZooError(f"{where}: a log-scaled range needs min > 0")
+        checked[key] = dict(spec)
+    return checked
