@@ -21,14 +21,6 @@ from zoo.run_spec import RunSpec
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def synthetic_shape(spec: RunSpec) -> tuple[tuple[int, int, int], int]:
-    """Image shape and class count the entry trains on, without reading its dataset."""
-    data = spec.data
-    if data.is_idx:
-        return (28, 28, 1), 10
-    return (data.resolved_image_size, data.resolved_image_size, 3), 0
-
-
 def synthetic_batch(image_shape, num_classes, count=32, seed=0, binary=True):
     rng = np.random.default_rng(seed)
     # Smooth-ish images with structure a model can fit: bright blobs on a dark field.
@@ -40,7 +32,7 @@ def synthetic_batch(image_shape, num_classes, count=32, seed=0, binary=True):
 
 def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30) -> dict:
     """Asserts the contract of a zoo model for the entry ``spec``; returns its evaluation metrics."""
-    image_shape, num_classes = synthetic_shape(spec)
+    image_shape, num_classes = spec.data.expected_image_shape, spec.data.expected_num_classes
     config = spec.model_config(image_shape, num_classes)
     cls = spec.model_class()
     keras.utils.set_random_seed(0)

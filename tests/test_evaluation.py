@@ -186,7 +186,6 @@ def test_training_on_mnist_improves_the_test_metrics(shared_data_dir):
     model.fit(data, epochs=1, steps_per_epoch=200, verbose=0)
     after = evaluate(model, test_x, test_y, config)
 
-    print({k: (before[k], after[k]) for k in ("elbo", "iwae", "rate", "active_units", "reconstruction_bce")})
     assert after["elbo"] > before["elbo"] + 100, (before["elbo"], after["elbo"])
     assert after["iwae"] > before["iwae"] + 100
     assert after["reconstruction_bce"] < before["reconstruction_bce"] - 100

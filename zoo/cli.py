@@ -80,7 +80,7 @@ def list_models(registry: Optional[Path] = RegistryOption) -> None:
         entry = reg.get(name)
         try:
             spec = resolve(entry)
-            model = spec.model_class().config_class.from_dict(spec.model)
+            model = spec.model_config(spec.data.expected_image_shape, spec.data.expected_num_classes)
             details = (f"latent={model.latent_dim} {model.architecture} {model.likelihood}"
                        + (f" beta={model.beta}" if hasattr(model, "beta") else ""))
             print(f"{name:<18} {entry.class_path:<42} {spec.data.name:<14} {details}")

@@ -72,8 +72,6 @@ def resolve(entry: Entry, overrides: Mapping[str, Mapping[str, Any]] | None = No
     where = f"registry entry '{entry.name}'"
 
     model_values = {**entry.model, **overrides.get("model", {})}
-    # Validates field names, types and ranges now, before any data is read.
-    cls.config_class.from_dict(model_values, where=f"{where} model")
     data_values = {"name": entry.dataset, **entry.data, **overrides.get("data", {})}
     spec = RunSpec(
         name=entry.name,
@@ -84,6 +82,8 @@ def resolve(entry: Entry, overrides: Mapping[str, Mapping[str, Any]] | None = No
         evaluation=EvalConfig.from_dict({**entry.evaluation, **overrides.get("evaluation", {})},
                                         where=f"{where} evaluation"),
     )
+    # Checks the model config against the dataset's shape now, before any data is read.
+    spec.model_config(spec.data.expected_image_shape, spec.data.expected_num_classes)
     validate_search_space(entry)
     return spec
 

@@ -89,6 +89,19 @@ class DataConfig(Config):
             raise _bad("image_size", self.image_size, f"unset or {IDX_IMAGE_SIZE} for {self.name} (its images are 28x28)")
 
     @property
+    def expected_image_shape(self) -> tuple[int, int, int]:
+        """The (height, width, channels) a model for this dataset is built for, known before loading.
+
+        Folders are assumed RGB here; the loaded data has the final word.
+        """
+        size = self.resolved_image_size
+        return (size, size, 1 if self.is_idx else 3)
+
+    @property
+    def expected_num_classes(self) -> int:
+        return len(CLASS_NAMES[self.name]) if self.is_idx else 0
+
+    @property
     def is_idx(self) -> bool:
         """True for the datasets stored as IDX files (mnist, fashion_mnist)."""
         return self.name in IDX_SOURCES

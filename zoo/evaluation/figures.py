@@ -194,8 +194,10 @@ def latent_histograms(model: VAE, images: np.ndarray, labels: np.ndarray | None,
     classes = [None] if labels is None else list(np.unique(labels))
     low, high = float(codes.min()), float(codes.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
-    figure = Figure(figsize=(8.0, 0.6 + 1.2 * len(classes)), dpi=DPI)
+    height = 0.6 + 1.2 * len(classes)
+    figure = Figure(figsize=(8.0, height), dpi=DPI)
     grid = figure.subplots(len(classes), 2, sharex=True, squeeze=False)
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.45 / height, top=1 - 0.4 / height, hspace=0.3, wspace=0.15)
     for row, value in enumerate(classes):
         chosen = codes if value is None else codes[labels == value]
         for dim in range(2):
@@ -284,8 +286,9 @@ def kl_bars(model: VAE, kl_per_dim: Sequence[float], path: str | Path, threshold
     axes.bar(range(len(kl)), kl[order], color=colours)
     axes.set_xticks(range(len(kl)), [str(d) for d in order], fontsize=7 if len(kl) <= 40 else 5, rotation=90)
     if threshold is not None:
+        grey = f"; grey bars: Cov_x(E_q[z_d|x]) <= {threshold:g}" if variance is not None else ""
         axes.axhline(threshold, color="tab:red", linestyle="--", linewidth=1,
-                     label=f"active-unit threshold {threshold:g}" + ("; grey: inactive" if variance is not None else ""))
+                     label=f"active-unit threshold {threshold:g}{grey}")
         axes.legend(fontsize=8)
     axes.set_xlabel("latent dimension (sorted by KL)")
     axes.set_ylabel("mean KL per dimension (nats)")

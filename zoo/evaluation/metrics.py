@@ -59,7 +59,9 @@ def _batches(images: np.ndarray, labels: np.ndarray | None, batch_size: int | No
 def _check_inputs(model: VAE, images: np.ndarray, labels: np.ndarray | None) -> None:
     expected = tuple(model.config.image_shape)
     if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-        raise ZooError(f"evaluation: images have shape {list(images.shape)}, the model expects [N, {', '.join(map(str, expected))}]")
+        raise ZooError(
+            f"evaluation: images have shape {list(images.shape)}, the model expects [N, {', '.join(map(str, expected))}]"
+        )
     if labels is not None and len(labels) != len(images):
         raise ZooError(f"evaluation: {len(labels)} labels for {len(images)} images")
     if labels is None and is_conditional(model):
@@ -108,7 +110,7 @@ def log_importance_weights(model: VAE, images, labels, seeds) -> tf.Tensor:
 
 
 def _chunk_logsumexp(model: VAE, images, labels, seeds) -> tf.Tensor:
-    # float64 from here on: sums of hundreds of weights near −100 nats lose digits in float32.
+    # float64 from here on, so combining chunks adds no float32 rounding and the chunk size never shows.
     log_weights = tf.cast(log_importance_weights(model, images, labels, seeds), tf.float64)
     return tf.reduce_logsumexp(log_weights, axis=0)
 

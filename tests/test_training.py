@@ -1,0 +1,110 @@
+"""The shared trainer on real MNIST subsets: resume equality, run folder, warm-up, divergence, AE prior."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from zoo.data import load_dataset
+from zoo.errors import TrainingDiverged, ZooError
+from zoo.registry import load_registry
+from zoo.run_dir import RunDir
+from zoo.run_spec import resolve
+from zoo.training import trainer
+from zoo.training.trainer import load_model, train
+
+README_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+}
+
+
+def small_spec(shared_data_dir, name="vae", epochs=2, **train):
+    overrides = {
+        "data": {"data_dir": str(shared_data_dir), "train_subset": 1024, "validation_size": 512, "test_subset": 256},
+        "model": {"latent_dim": 4, "hidden_units": [64]},
+        "train": {"epochs": epochs, "batch_size": 128, **train},
+        "evaluation": {"iw_samples": 8, "batch_size": 256, "figures": False},
+    }
+    return resolve(load_registry().get(name), overrides)
+
+
+def weights_of(path):
+    return [w.numpy() for w in load_model(path).weights]
+
+
+def test_resumed_run_equals_uninterrupted_run(shared_data_dir, tmp_path):
+    straight = RunDir(tmp_path / "straight")
+    train(small_spec(shared_data_dir, epochs=3), straight, evaluate=False, log=lambda _: None)
+
+    resumed = RunDir(tmp_path / "resumed")
+    train(small_spec(shared_data_dir, epochs=1), resumed, evaluate=False, log=lambda _: None)
+    train(small_spec(shared_data_dir, epochs=3), resumed, resume=True, evaluate=False, log=lambda _: None)
+
+    a, b = json.loads(straight.state.read_text()), json.loads(resumed.state.read_text())
+    assert [row["epoch"] for row in b["history"]] == [1, 2, 3]  # no gap, no duplicate
+    for row_a, row_b in zip(a["history"], b["history"]):
+        for key in ("loss", "elbo", "val_elbo", "val_rate"):
+            assert row_a[key] == row_b[key], (key, row_a, row_b)
+    for wa, wb in zip(weights_of(straight.checkpoints / a["checkpoint"]), weights_of(resumed.checkpoints / b["checkpoint"])):
+        np.testing.assert_array_equal(wa, wb)
+    assert (resumed.metrics_csv.read_text().count("\n")) == 4  # header + 3 epochs
+
+
+def test_run_folder_contents_and_manifest(shared_data_dir, tmp_path):
+    run = RunDir(tmp_path / "run")
+    metrics = train(small_spec(shared_data_dir, epochs=1), run, log=lambda _: None)
+    for path in (run.config, run.manifest, run.state, run.metrics_csv, run.metrics, run.model, run.best_checkpoint):
+        assert path.exists(), path
+    manifest = json.loads(run.manifest.read_text())
+    for filename, md5 in README_MD5.items():
+        assert manifest["dataset"]["checksums"][filename] == md5
+    assert manifest["seed"] == 0 and manifest["versions"]["tensorflow"].startswith("2.21")
+    assert manifest["config"]["model"]["latent_dim"] == 4
+    assert metrics["iwae"] >= metrics["elbo"]
+    assert json.loads(run.metrics.read_text())["num_examples"] == 256
+
+
+def test_rerunning_with_another_config_is_refused_and_keeps_files(shared_data_dir, tmp_path):
+    run = RunDir(tmp_path / "run")
+    train(small_spec(shared_data_dir, epochs=1), run, evaluate=False, log=lambda _: None)
+    before = {p.name: p.read_bytes() for p in (run.config, run.state)}
+    other = small_spec(shared_data_dir, epochs=1, learning_rate=0.01)
+    with pytest.raises(ZooError, match=r"different config \(train.learning_rate: 0.001 → 0.01\).*--overwrite"):
+        train(other, run, evaluate=False, log=lambda _: None)
+    assert before == {p.name: p.read_bytes() for p in (run.config, run.state)}
+
+
+def test_kl_warmup_ramps_the_rate_weight(shared_data_dir, tmp_path):
+    run = RunDir(tmp_path / "run")
+    train(small_spec(shared_data_dir, epochs=1, kl_warmup_epochs=2), run, evaluate=False, log=lambda _: None)
+    model = load_model(run.best_checkpoint)
+    # 8 steps of a 16-step ramp: the weight set before the last step is 7/16.
+    assert float(model.kl_weight.numpy()) == pytest.approx(7 / 16)
+
+
+def test_divergence_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(shared_data_dir, tmp_path):
+    run = RunDir(tmp_path / "run")
+    spec = small_spec(shared_data_dir, epochs=3)
+    train(small_spec(shared_data_dir, epochs=1), run, evaluate=False, log=lambda _: None)
+    state = json.loads(run.state.read_text())
+    # Continue the good run with an absurd step size: the next epoch blows up.
+    model = load_model(run.checkpoints / state["checkpoint"])
+    model.optimizer.learning_rate.assign(1e30)
+    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 2, step \d+: .*lower --learning-rate"):
+        trainer._fit(model, spec, run, load_dataset(spec.data), state, "dynamic", lambda _: None)
+    after = json.loads(run.state.read_text())
+    assert after["epoch"] == 1 and after["checkpoint"] == state["checkpoint"]
+    assert all(np.all(np.isfinite(w)) for w in weights_of(run.checkpoints / after["checkpoint"]))
+
+
+def test_autoencoder_prior_is_fitted_to_training_codes(shared_data_dir, tmp_path):
+    run = RunDir(tmp_path / "run")
+    train(small_spec(shared_data_dir, name="ae", epochs=1), run, log=lambda _: None)
+    model = load_model(run.model)
+    loc = model.prior_loc.numpy()
+    assert not np.allclose(loc, 0.0)  # fitted, not the N(0, I) placeholder
+    scale = model.prior_scale_tril.numpy()
+    assert np.allclose(scale, np.tril(scale)) and np.all(np.diag(scale) > 0)

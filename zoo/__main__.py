@@ -1,0 +1,3 @@
+from zoo.cli import app
+
+app(prog_name="zoo")

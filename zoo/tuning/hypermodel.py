@@ -1,0 +1,242 @@
+"""The keras-tuner HyperModel of any registry entry, and the zoo's tuner classes.
+
+``RegistryHyperModel.build(hp)`` declares one hyperparameter per key of the
+entry's ``search_space`` block, resolves the trial's ``RunSpec`` (model fields
+such as β and latent size go to the model config, training fields such as the
+learning rate to the optimiser and pipeline) and builds and compiles the zoo
+model exactly as ``zoo train`` does, under the strategy scope the tuner opens.
+
+``fit(hp, model, ...)`` trains on the zoo's deterministic pipeline: epoch e's
+batches depend on (seed, e) only, so a Hyperband trial that continues another
+one from ``initial_epoch`` sees the batches that epoch would have had.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import keras
+import keras_tuner
+import numpy as np
+
+from zoo import io as zio
+from zoo.data import ImageData, binarize_array, eval_dataset, resolve_binarization, steps_per_epoch, train_dataset
+from zoo.errors import ZooError
+from zoo.likelihoods import is_binary
+from zoo.registry import Entry
+from zoo.run_spec import RunSpec, resolve
+from zoo.training.callbacks import DivergenceGuard, KLWarmup
+from zoo.training.trainer import build_model
+from zoo.tuning.objectives import check_objective
+from zoo.tuning.space import SearchParam, apply_values
+
+HISTORY_FILE = "zoo-history.json"
+RUNS_FOLDER = "zoo-runs"
+# A worker whose request the chief cannot serve yet (Hyperband waiting for a round) asks again after this.
+IDLE_BACKOFF_SECONDS = 1.0
+
+
+class ValidationIWAE(keras.callbacks.Callback):
+    """Puts the IWAE bound of a fixed validation subset into ``logs['val_iwae']`` at each epoch end.
+
+    The subset, its binarisation and the importance-sampling noise are the same
+    for every epoch and every trial, so the numbers compare across trials. It runs
+    before keras-tuner's callbacks, which then see ``val_iwae`` like any other metric.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None, num_samples: int, seed: int = 0):
+        super().__init__()
+        self.images, self.labels = images, labels
+        self.num_samples, self.seed = num_samples, seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        from zoo.evaluation.metrics import iwae_bound
+
+        bound = iwae_bound(self.model, self.images, self.labels, num_samples=self.num_samples,
+                           chunk=min(self.num_samples, 25), seed=self.seed, batch_size=250)
+        if logs is not None:
+            logs["val_iwae"] = float(np.mean(bound.numpy()))
+
+
+class RegistryHyperModel(keras_tuner.HyperModel):
+    """Builds and fits the model of a registry entry for the hyperparameters of one trial.
+
+    Args:
+        entry: the registry entry; its ``search_space`` block says what is searched.
+        overrides: config overrides applied to every trial (CLI flags, ``--set``).
+        params: the parsed search space (``zoo.tuning.space.parse_search_space``).
+        data: the loaded dataset (train and validation splits are used).
+        objective: an objective name of ``zoo.tuning.objectives``.
+        iw_samples, iw_images: k and subset size of ``val_iwae``.
+        verbose: Keras fit verbosity (0, 1 or 2; 1 becomes 2 when stdout is not a terminal).
+    """
+
+    def __init__(self, entry: Entry, overrides: Mapping[str, Mapping[str, Any]], params: list[SearchParam],
+                 data: ImageData, objective: str = "val_elbo", iw_samples: int = 50, iw_images: int = 1000,
+                 verbose: int = 1):
+        super().__init__(name=f"zoo-{entry.name}", tunable=True)
+        self.entry = entry
+        self.overrides = {section: dict(values) for section, values in overrides.items()}
+        self.params = params
+        self.data = data
+        self.objective = objective
+        self.direction = check_objective(objective, entry.model_class())
+        self.iw_samples, self.iw_images = iw_samples, iw_images
+        self.verbose = verbose
+
+    # ------------------------------------------------------------- specs
+    def spec_for(self, values: Mapping[str, Any]) -> RunSpec:
+        """The full run spec of a trial whose (keras-tuner) hyperparameter values are ``values``."""
+        return resolve(self.entry, apply_values(self.params, values, self.overrides))
+
+    def declare(self, hp) -> RunSpec:
+        """Declares every searched field in ``hp`` and returns the trial's spec."""
+        for param in self.params:
+            param.declare(hp)
+        return self.spec_for(hp.values)
+
+    # ------------------------------------------------------------- keras-tuner
+    def build(self, hp):
+        try:
+            spec = self.declare(hp)
+        except ZooError as error:
+            # One combination of values that does not make a valid model fails this trial only.
+            raise keras_tuner.errors.FailedTrialError(str(error)) from None
+        keras.utils.set_random_seed(spec.train.seed)  # same initial weights for the same hyperparameters
+        model = build_model(spec, self.data)
+        model.noise_seed = spec.train.seed
+        return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        spec = self.spec_for(hp.values)
+        train_cfg = spec.train
+        epochs = int(kwargs.pop("epochs", train_cfg.epochs))
+        initial_epoch = int(kwargs.pop("initial_epoch", 0))
+        tuner_callbacks = list(kwargs.pop("callbacks", []))
+        verbose = kwargs.pop("verbose", self.verbose)
+        if verbose == 1 and not sys.stdout.isatty():
+            verbose = 2
+        binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
+        steps = steps_per_epoch(self.data.train, train_cfg.batch_size)
+        # The zoo's stateless pipeline from ``initial_epoch`` on: a Hyperband continuation
+        # gets exactly the batches an uninterrupted run would see in those epochs.
+        training = train_dataset(self.data.train, batch_size=train_cfg.batch_size, seed=train_cfg.seed,
+                                 start_epoch=initial_epoch, epochs=epochs, binarization=binarization)
+        validation = eval_dataset(self.data.validation, batch_size=max(train_cfg.batch_size, 500),
+                                  binarization=binarization, seed=0)
+        guard = DivergenceGuard()
+        callbacks: list[keras.callbacks.Callback] = [guard]
+        if train_cfg.kl_warmup_epochs:
+            callbacks.append(KLWarmup(train_cfg.kl_warmup_epochs * steps))
+        if self.objective == "val_iwae":
+            callbacks.append(self._iwae_callback(spec, binarization))
+        if train_cfg.early_stopping_patience:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=self.objective, mode=self.direction,
+                                                           patience=train_cfg.early_stopping_patience))
+        # Ours first: keras-tuner's checkpoint and reporting callbacks must see val_iwae.
+        history = model.fit(training, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+                            validation_data=validation, callbacks=callbacks + tuner_callbacks, shuffle=False,
+                            verbose=verbose)
+        if guard.error is not None:
+            raise keras_tuner.errors.FailedTrialError(str(guard.error))
+        return history
+
+    def _iwae_callback(self, spec: RunSpec, binarization: str) -> ValidationIWAE:
+        split = self.data.validation
+        count = min(self.iw_images, len(split.x))
+        if count == 0:
+            raise ZooError("objective val_iwae needs a validation split; raise data.validation_size")
+        raw = split.x[:count]
+        # The binarisation eval_dataset uses (seed 0), so val_iwae and val_elbo score the same images.
+        images = binarize_array(raw, 0) if binarization in ("dynamic", "static") else raw.astype("float32") / 255.0
+        # Unconditional models ignore the labels; conditional ones need them.
+        labels = split.y[:count].astype("int32")
+        return ValidationIWAE(images, labels, self.iw_samples, seed=spec.evaluation.seed)
+
+
+# ----------------------------------------------------------------- tuners
+
+
+class _RunRecord:
+    """One file per time a process runs a trial: who, where, when, and how it ended.
+
+    ``trial_<id>/zoo-runs/<start>-<tuner id>-<pid>.json``. A trial that finished
+    before an interruption has exactly one record; one that was cut short has a
+    record without ``finished`` and, once re-run after ``--resume``, a second one.
+    """
+
+    def __init__(self, trial_dir: str, tuner_id: str, trial_id: str):
+        stamp = datetime.now(timezone.utc)
+        self.path = Path(trial_dir) / RUNS_FOLDER / f"{stamp:%Y%m%dT%H%M%S%f}-{tuner_id}-{os.getpid()}.json"
+        self.record = {"trial_id": trial_id, "tuner_id": tuner_id, "host": socket.gethostname(),
+                       "pid": os.getpid(), "started": stamp.isoformat()}
+        zio.write_json(self.path, self.record)
+
+    def finish(self, outcome: str, **extra: Any) -> None:
+        self.record.update(finished=datetime.now(timezone.utc).isoformat(), outcome=outcome, **extra)
+        zio.write_json(self.path, self.record)
+
+
+def _history_rows(results) -> list[dict[str, Any]]:
+    rows = []
+    for history in results if isinstance(results, list) else [results]:
+        if isinstance(history, keras.callbacks.History):
+            for index, epoch in enumerate(history.epoch):
+                row = {"epoch": int(epoch) + 1}
+                row.update({name: float(values[index]) for name, values in history.history.items()
+                            if index < len(values)})
+                rows.append(row)
+    return rows
+
+
+class ZooTunerMixin:
+    """What the zoo adds to keras-tuner's tuners: a per-trial history and run records,
+    and a pause between requests a busy chief answers with "idle"."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self._is_worker():
+            ask = self.oracle.create_trial
+
+            def create_trial(tuner_id):
+                trial = ask(tuner_id)
+                if trial.status == keras_tuner.engine.trial.TrialStatus.IDLE:
+                    time.sleep(IDLE_BACKOFF_SECONDS)  # keras-tuner would ask again at once, in a busy loop
+                return trial
+
+            self.oracle.create_trial = create_trial
+
+    def run_trial(self, trial, *args, **kwargs):
+        trial_dir = self.get_trial_dir(trial.trial_id)
+        record = _RunRecord(trial_dir, self.tuner_id, trial.trial_id)
+        started = time.perf_counter()
+        try:
+            results = super().run_trial(trial, *args, **kwargs)
+        except BaseException as error:
+            record.finish("error", message=str(error).splitlines()[0] if str(error) else type(error).__name__)
+            raise
+        seconds = round(time.perf_counter() - started, 3)
+        zio.write_json(Path(trial_dir) / HISTORY_FILE, {
+            "trial_id": trial.trial_id, "tuner_id": self.tuner_id, "seconds": seconds,
+            "hyperparameters": dict(trial.hyperparameters.values), "history": _history_rows(results),
+        })
+        record.finish("trained", seconds=seconds)
+        return results
+
+
+class ZooHyperband(ZooTunerMixin, keras_tuner.Hyperband):
+    """Hyperband: trials get ``tuner/epochs`` and continue from ``tuner/initial_epoch``."""
+
+
+class ZooRandomSearch(ZooTunerMixin, keras_tuner.RandomSearch):
+    """Random search."""
+
+
+class ZooBayesianOptimization(ZooTunerMixin, keras_tuner.BayesianOptimization):
+    """Gaussian-process Bayesian optimisation (keras-tuner's; needs scipy and scikit-learn)."""
