@@ -39,7 +39,7 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
     if model is None:
         if not run.model.exists():
             raise_missing_model(run)
-        model = load_model(run.model)
+        model = load_model(run.model, spec.class_path)
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
     images, labels = test_arrays(data, binarization)
     metrics = evaluate(model, images, labels, config)

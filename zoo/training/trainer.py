@@ -77,10 +77,18 @@ def build_model(spec: RunSpec, data: ImageData):
     return model
 
 
-def load_model(path) -> keras.Model:
-    """Loads a zoo ``.keras`` file in Keras safe mode (no arbitrary code)."""
+def load_model(path, class_path: str | None = None) -> keras.Model:
+    """Loads a zoo ``.keras`` file in Keras safe mode (no arbitrary code).
+
+    ``class_path`` ("module:Class", from the run config) imports a plugin's module
+    first so that its class is registered for deserialisation.
+    """
+    import importlib
+
     import zoo.models  # noqa: F401  (registers the zoo classes for deserialisation)
 
+    if class_path:
+        importlib.import_module(class_path.partition(":")[0])
     try:
         return keras.models.load_model(path, safe_mode=True)
     except ValueError as error:
@@ -101,7 +109,7 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
 
     with strategy.scope():
         if state:
-            model = load_model(run.checkpoints / state["checkpoint"])
+            model = load_model(run.checkpoints / state["checkpoint"], spec.class_path)
             log(f"resuming {run.root} after epoch {state['epoch']}")
         else:
             model = build_model(spec, data)
@@ -155,7 +163,7 @@ def finish(run: RunDir, *, data: ImageData | None = None, log: Callable[[str], N
 
     spec = RunSpec.from_dict(run.read_json(run.config, "use --overwrite to start again"))
     data = data or load_dataset(spec.data)
-    model = load_model(run.best_checkpoint)
+    model = load_model(run.best_checkpoint, spec.class_path)
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
     model.finalize(eval_dataset(data.train, batch_size=1000, binarization=binarization, seed=0))
     with zio.atomic_path(run.model, suffix=".keras") as tmp:

@@ -111,6 +111,9 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         keras.utils.set_random_seed(spec.train.seed)  # same initial weights for the same hyperparameters
         model = build_model(spec, self.data)
         model.noise_seed = spec.train.seed
+        # Optimiser variables exist before keras-tuner loads a Hyperband parent's checkpoint, so the
+        # continuation gets the parent's Adam moments and step count (noise seeds, KL warm-up) too.
+        model.optimizer.build(model.trainable_variables)
         return model
 
     def fit(self, hp, model, *args, **kwargs):
