@@ -28,8 +28,9 @@ test: test-fast test-slow
 test-fast: install
 	$(BIN)/python -m pytest -q
 
+# pytest exits 5 when no test carries the marker; that is not a failure.
 test-slow: install
-	timeout $(SLOW_TIMEOUT) $(BIN)/python -m pytest -q -m slow
+	timeout $(SLOW_TIMEOUT) $(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

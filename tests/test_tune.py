@@ -238,6 +238,20 @@ def test_bayesian_search_maximises_the_iwae_bound(tmp_path):
     _assert_best(out, "val_iwae", "max")
 
 
+def test_a_search_whose_trials_all_fail_stops_with_one_clear_line(tmp_path):
+    # Every searched batch size exceeds the 512 training images: each trial fails in fit.
+    entry = Entry(name="custom", class_path="zoo.models.vae:VAE", source="test",
+                  search_space={"batch_size": {"values": [1024, 2048, 4096]}})
+    out = tmp_path / "failing"
+    with pytest.raises(ZooError, match="3 trials in a row failed.*fewer than one batch") as raised:
+        tune(entry, TINY, tuner="random", max_trials=5, max_epochs=1, train_subset=512, out=out, verbose=0)
+    assert "\n" not in str(raised.value)
+    rows = _rows(out)
+    assert len(rows) == 3 and {row["status"] for row in rows} == {"FAILED"}
+    assert all("fewer than one batch" in row["message"] for row in rows)
+    assert not (out / "best.yaml").exists()
+
+
 # ---------------------------------------------------------------- resume
 
 

@@ -197,3 +197,52 @@ def sample(
         target = out or run.figures / (f"samples-label-{label}.png" if label is not None else "samples-prior.png")
         prior_samples(model, target, count=n, seed=seed, label=label)
     print(f"wrote {target}")
+
+
+@app.command()
+def tune(
+    name: str = typer.Argument(..., help="Registry name whose search_space block is searched, e.g. beta_vae."),
+    dataset: Optional[str] = typer.Option(None, help="mnist, fashion_mnist, cartoon or folder:PATH."),
+    data_dir: Optional[str] = DataDirOption,
+    tuner: str = typer.Option("hyperband", help="hyperband, bayesian or random."),
+    objective: str = typer.Option("val_elbo", help="val_elbo (max), val_iwae (max) or val_distortion (min)."),
+    max_trials: Optional[int] = typer.Option(None, help="Trials to run (default 10; Hyperband: a cap, default none)."),
+    max_epochs: Optional[int] = typer.Option(None, help="Epochs per trial; Hyperband's largest budget "
+                                                        "(default the entry's train.epochs)."),
+    factor: int = typer.Option(3, help="Hyperband reduction factor."),
+    initial_points: Optional[int] = typer.Option(None, help="Bayesian: random trials before the Gaussian "
+                                                            "process (default 3 x searched fields)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default tunes/NAME-DATASET)."),
+    resume: bool = typer.Option(False, help="Continue the search in --out; finished trials are kept."),
+    overwrite: bool = typer.Option(False, help="Replace an existing search in --out."),
+    train_subset: Optional[int] = typer.Option(None, help="Use only this many training images."),
+    batch_size: Optional[int] = typer.Option(None, help="Global batch size."),
+    seed: Optional[int] = typer.Option(None, help="Seed of the trials and of the tuner."),
+    iw_samples: int = typer.Option(50, help="Importance samples k of val_iwae."),
+    iw_images: int = typer.Option(1000, help="Validation images val_iwae is computed on."),
+    strategy: Optional[str] = typer.Option(None, help="auto, default, mirrored or multi-worker: "
+                                                      "the tf.distribute strategy of each trial."),
+    precision: Optional[str] = typer.Option(None, help="auto, float32 or mixed_float16."),
+    chief: Optional[str] = typer.Option(None, help="HOST:PORT: run the oracle of a distributed search here."),
+    worker: Optional[str] = typer.Option(None, help="HOST:PORT of the chief: run trials for it."),
+    tuner_id: Optional[str] = typer.Option(None, help="Worker id (default tuner-HOSTNAME-PID); reuse it when "
+                                                      "restarting a worker."),
+    set_: list[str] = typer.Option([], "--set", help="Any config field: SECTION.FIELD=VALUE (repeatable)."),
+    registry: Optional[Path] = RegistryOption,
+) -> None:
+    """Search an entry's search_space with keras-tuner; writes trials, the best entry and plots to --out."""
+    from zoo.registry import load_registry, print_warnings
+    from zoo.tuning.tune import tune as run_search
+
+    reg = load_registry(registry)
+    print_warnings(reg)
+    entry = reg.get(name)
+    flags = _flag_overrides(
+        name=("data", dataset), data_dir=("data", data_dir), train_subset=("data", train_subset),
+        batch_size=("train", batch_size), seed=("train", seed), strategy=("train", strategy),
+        precision=("train", precision),
+    )
+    run_search(entry, _merge(_parse_set(set_), flags), tuner=tuner, objective=objective, max_trials=max_trials,
+               max_epochs=max_epochs, out=out, resume=resume, overwrite=overwrite, chief=chief, worker=worker,
+               tuner_id=tuner_id, iw_samples=iw_samples, iw_images=iw_images, factor=factor,
+               initial_points=initial_points)

@@ -61,15 +61,16 @@ class GaussianLikelihood(keras.layers.Layer):
 
 
 LIKELIHOODS = {
-    "bernoulli": lambda channels: BernoulliLikelihood(),
-    "continuous_bernoulli": lambda channels: ContinuousBernoulliLikelihood(),
-    "gaussian": lambda channels: GaussianLikelihood(channels),
+    "bernoulli": lambda channels, **kwargs: BernoulliLikelihood(**kwargs),
+    "continuous_bernoulli": lambda channels, **kwargs: ContinuousBernoulliLikelihood(**kwargs),
+    "gaussian": lambda channels, **kwargs: GaussianLikelihood(channels, **kwargs),
 }
 
 
 def make_likelihood(name: str, channels: int) -> keras.layers.Layer:
     """Builds the likelihood layer called ``name`` for images with ``channels`` channels."""
-    return LIKELIHOODS[name](channels)
+    # float32 even under mixed precision: log-densities of 784+ pixels overflow float16.
+    return LIKELIHOODS[name](channels, dtype="float32", name="likelihood")
 
 
 def is_binary(name: str) -> bool:

@@ -75,6 +75,10 @@ def is_conditional(model: VAE) -> bool:
 
 # -------------------------------------------------------------------- IWAE
 
+# Importance samples in flight at once inside a chunk: enough to keep both cores
+# busy between matmuls, few enough that memory stays a handful of batch-sized tensors.
+_PARALLEL_SAMPLES = 4
+
 # One compiled chunk function per model; the function holds the model weakly so
 # the cache never keeps a model alive.
 _CHUNK_FUNCTIONS: "weakref.WeakKeyDictionary[VAE, tf.types.experimental.GenericFunction]" = weakref.WeakKeyDictionary()
@@ -94,19 +98,21 @@ def _chunk_function(model: VAE):
 
 
 def log_importance_weights(model: VAE, images, labels, seeds) -> tf.Tensor:
-    """log p(x, z_j) − log q(z_j|x) for one z_j per seed, shape [len(seeds), batch]."""
+    """log p(x, z_j) − log q(z_j|x) with z_j ~ q(z|x) drawn with ``seeds[j]``, shape [len(seeds), batch].
+
+    One importance sample at a time through the decoder: sample j's numbers then
+    depend on its seed alone (not on how many share a call), and the working set
+    stays at a few batch-sized tensors that the allocator reuses.
+    """
     posterior = model.posterior(images, labels)
-    # One stateless draw per seed: sample j's noise depends on its seed alone.
-    codes = tf.map_fn(lambda seed: posterior.sample(seed=seed), seeds, fn_output_signature=images.dtype)
-    log_q = posterior.log_prob(codes)
-    log_prior = model.prior(labels).log_prob(codes)
-    count, batch = tf.shape(codes)[0], tf.shape(codes)[1]
-    # The decoder sees one flat batch of count × batch codes, sample-major.
-    flat_codes = tf.reshape(codes, tf.concat([[count * batch], tf.shape(codes)[2:]], axis=0))
-    flat_labels = None if labels is None else tf.tile(labels, [count])
-    tiled_images = tf.tile(images, tf.concat([[count], tf.ones([tf.rank(images) - 1], tf.int32)], axis=0))
-    log_likelihood = model.likelihood(flat_codes, flat_labels).log_prob(tiled_images)
-    return tf.reshape(log_likelihood, [count, batch]) + log_prior - log_q
+    prior = model.prior(labels)
+
+    def log_weight(seed):
+        codes = posterior.sample(seed=seed)
+        log_likelihood = model.likelihood(codes, labels).log_prob(images)
+        return log_likelihood + prior.log_prob(codes) - posterior.log_prob(codes)
+
+    return tf.map_fn(log_weight, seeds, fn_output_signature=images.dtype, parallel_iterations=_PARALLEL_SAMPLES)
 
 
 def _chunk_logsumexp(model: VAE, images, labels, seeds) -> tf.Tensor:
@@ -131,8 +137,9 @@ def iwae_bound(model: VAE, images: np.ndarray, labels: np.ndarray | None = None,
     """The importance-weighted bound log (1/k) Σ_j p(x, z_j) / q(z_j|x), z_j ~ q(z|x), per example.
 
     Burda, Grosse & Salakhutdinov 2015, "Importance Weighted Autoencoders", eq. (8).
-    Memory is O(chunk × batch_size): importance samples are processed ``chunk``
-    at a time and combined with a running log-sum-exp. Images are processed
+    Memory is O(chunk × batch_size), never O(k × batch_size): each compiled call
+    handles ``chunk`` importance samples (decoded a few at a time) and the
+    chunks are combined with a running log-sum-exp. Images are processed
     ``batch_size`` at a time (None: all at once); batch ``b`` draws sample ``j``
     with seed fold_in([seed, b], j), so ``chunk`` does not change the result.
 

@@ -68,7 +68,8 @@ class VAE(keras.Model):
         self.posterior_head = self.make_posterior_head()
         self.likelihood_head = make_likelihood(config.likelihood, config.image_shape[-1])
         # Rate weight driven by the KL warm-up schedule; 1 outside warm-up.
-        self.kl_weight = self.add_weight(name="kl_weight", shape=(), initializer="ones", trainable=False)
+        self.kl_weight = self.add_weight(name="kl_weight", shape=(), initializer="ones", trainable=False,
+                                         dtype="float32", autocast=False)
         self.noise_seed = 0
         self.create_prior_state()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "elbo", "distortion", "rate")}

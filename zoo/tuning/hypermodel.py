@@ -117,6 +117,13 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         return model
 
     def fit(self, hp, model, *args, **kwargs):
+        try:
+            return self._fit(hp, model, **kwargs)
+        except ZooError as error:
+            # e.g. a searched batch size larger than the training subset: this trial fails, not the search.
+            raise keras_tuner.errors.FailedTrialError(str(error)) from None
+
+    def _fit(self, hp, model, **kwargs):
         spec = self.spec_for(hp.values)
         train_cfg = spec.train
         epochs = int(kwargs.pop("epochs", train_cfg.epochs))

@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
 from zoo import io as zio  # noqa: E402
 from zoo.registry import Entry  # noqa: E402
@@ -218,11 +219,14 @@ def plot_objective(out: Path, rows: list[dict], params: list[SearchParam], objec
         if index == 0:
             axes.set_ylabel(f"{objective} ({'higher' if direction == 'max' else 'lower'} is better)")
         axes.grid(alpha=0.3)
-        if best_id is not None and index == 0:
-            axes.legend(loc="best", fontsize=8)
+    if best_id is not None and figure.axes:
+        handles, labels = figure.axes[0].get_legend_handles_labels()
+        if handles:
+            figure.legend(handles[:1], labels[:1], loc="upper left", fontsize=8, frameon=False)
     if varied and scatter is not None:
         bar_axes = figure.add_axes([0.89, 0.16, 0.02, 0.68])
-        figure.colorbar(scatter, cax=bar_axes, label="epochs trained (Hyperband budget)")
+        bar = figure.colorbar(scatter, cax=bar_axes, label="epochs trained (Hyperband budget)")
+        bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(f"{objective} of {len(done)} completed trials")
     return _save(figure, out / "objective.png")
 
@@ -247,7 +251,14 @@ def plot_rate_distortion(out: Path, rows: list[dict], params: list[SearchParam],
             norm, label = None, "epochs trained"
         scatter = axes.scatter(rates, distortions, c=colour, cmap="viridis", norm=norm, s=36, edgecolors="none")
         bar_axes = figure.add_axes([0.83, 0.12, 0.025, 0.78])
-        figure.colorbar(scatter, cax=bar_axes, label=label)
+        bar = figure.colorbar(scatter, cax=bar_axes, label=label)
+        if isinstance(norm, LogNorm):
+            nice = [v * 10.0**e for e in range(-4, 5) for v in (1, 2, 5)]
+            bar.set_ticks([v for v in nice if norm.vmin <= v <= norm.vmax] or [norm.vmin, norm.vmax])
+            bar.ax.yaxis.set_minor_formatter(NullFormatter())
+            bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        else:
+            bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         totals = rates + distortions
         low, high = float(totals.min()), float(totals.max())
         span = [low] if math.isclose(low, high) else list(np.linspace(low, high, 4))

@@ -11,7 +11,6 @@ chief's trial records meet; the chief writes the reports at the end.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -206,7 +205,6 @@ def tune(
         "entry": entry.name, "class": entry.class_path, "tuner": tuner, "objective": objective,
         "direction": direction, "max_trials": max_trials, "max_epochs": max_epochs,
         "search_space": {p.name: p.describe() for p in params}, "spec": spec_record,
-        "overrides": json.loads(json.dumps(overrides, default=list)),
     }
     if tuner == "hyperband":
         settings["factor"] = factor
@@ -286,10 +284,22 @@ def tune(
             raise
         where = {"chief": f"chief oracle on {chief}", "worker": f"worker {tuner_id} of {worker}"}.get(role, "")
         log(f"tuning {entry.name} on {spec.data.name}: {tuner}, objective {objective} ({direction}), "
-            f"{'max ' + str(max_trials) + ' trials, ' if max_trials else ''}{max_epochs} epochs per trial, "
-            f"{len(data.train.x)} train / {len(data.validation.x)} validation images"
+            f"{'max ' + str(max_trials) + ' trials, ' if max_trials else ''}"
+            + (f"up to {max_epochs} epochs per trial (factor {factor}), " if tuner == "hyperband"
+               else f"{max_epochs} epochs per trial, ")
+            + f"{len(data.train.x)} train / {len(data.validation.x)} validation images"
             + (f"; {where}" if where else ""))
-        search.search(epochs=max_epochs, verbose=verbose)
+        try:
+            search.search(epochs=max_epochs, verbose=verbose)
+        except RuntimeError as error:
+            if "consecutive failures" not in str(error) or role == "worker":
+                raise
+            # keras-tuner gives up after 3 failed trials in a row; keep what the search has so far.
+            last = [line for line in str(error).splitlines() if line.strip()][-1]
+            with contextlib.suppress(ZooError):
+                write_reports(search, hypermodel, entry, overrides, params, settings, out, log)
+            raise ZooError(f"the search stopped: 3 trials in a row failed, the last with: {last} "
+                           f"(see {out / 'trials.json'})") from None
 
     if role == "worker":
         log(f"worker {tuner_id}: no trials left")

@@ -1,0 +1,97 @@
+"""Model-level behaviour beyond the shared harness: β and capacity, conditioning, precision, config."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.errors import ZooError
+from zoo.models import VAE, BetaVAE, BetaVAEConfig, ConditionalVAE, VAEConfig
+
+SMALL = dict(latent_dim=3, hidden_units=(16,))
+
+
+def batch(count=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((count, 28, 28, 1)) > 0.7).astype("float32"), rng.integers(0, 10, count).astype("int32")
+
+
+def test_beta_vae_overrides_only_the_regulariser():
+    assert {name for name in vars(BetaVAE) if callable(vars(BetaVAE)[name]) and not name.startswith("__")
+            and not isinstance(vars(BetaVAE)[name], type)} == {"regularizer"}
+    images, labels = batch()
+    plain = VAE(VAEConfig(**SMALL))
+    beta = BetaVAE(BetaVAEConfig(beta=4.0, **SMALL))
+    beta.set_weights(plain.get_weights())
+    seed = tf.constant([1, 2])
+    a = plain.loss_terms(images, labels, seed)
+    b = beta.loss_terms(images, labels, seed)
+    # Same ELBO terms; the loss adds 3 more rates.
+    np.testing.assert_allclose(a["elbo"], b["elbo"], rtol=1e-6)
+    np.testing.assert_allclose(b["loss"] - a["loss"], 3.0 * np.mean(a["rate"]), rtol=1e-5)
+
+
+def test_capacity_schedule_ramps_c_linearly():
+    model = BetaVAE(BetaVAEConfig(beta=2.0, capacity_max=10.0, capacity_steps=100, **SMALL))
+    model.compile(optimizer=keras.optimizers.Adam())
+    rate = tf.constant([3.0, 8.0])
+    model.optimizer.iterations.assign(0)
+    np.testing.assert_allclose(model.regularizer(rate), 2.0 * np.abs([3.0, 8.0]))  # C = 0
+    model.optimizer.iterations.assign(50)
+    np.testing.assert_allclose(model.regularizer(rate), 2.0 * np.abs(np.array([3.0, 8.0]) - 5.0))
+    model.optimizer.iterations.assign(1000)
+    np.testing.assert_allclose(model.regularizer(rate), 2.0 * np.abs(np.array([3.0, 8.0]) - 10.0))
+
+
+def test_conditional_decoder_uses_the_label():
+    model = ConditionalVAE(VAEConfig(**SMALL))
+    codes = tf.zeros((2, 3))
+    three, seven = model.decode(codes, tf.constant([3, 3])), model.decode(codes, tf.constant([3, 7]))
+    np.testing.assert_allclose(three[0], three[1])
+    assert not np.allclose(three[1], seven[1])
+
+
+def test_conditional_model_refuses_unlabelled_data():
+    with pytest.raises(ZooError, match="needs a labelled dataset"):
+        ConditionalVAE(VAEConfig(num_classes=0, **SMALL))
+
+
+def test_mixed_precision_keeps_distributions_in_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = VAE(VAEConfig(**SMALL))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        images, labels = batch(32)
+        logs = model.fit(tf.data.Dataset.from_tensors((images, labels)).repeat(), steps_per_epoch=3, epochs=1,
+                         verbose=0, shuffle=False).history
+        assert np.isfinite(logs["loss"][-1])
+        posterior = model.posterior(images)
+        assert posterior.dtype == tf.float32 and model.likelihood(posterior.mean()).dtype == tf.float32
+        assert model.encoder_net.hidden[0].compute_dtype == "float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"architecture": "conv", "conv_strides": (2, 2)}, "must have the same length"),
+        ({"architecture": "conv", "image_shape": (30, 30, 1)}, "image size 30 is not supported"),
+        ({"image_shape": (28, 28)}, "expected \\[height, width, channels\\]"),
+        ({"likelihood": "poisson"}, "'poisson' is not one of bernoulli, continuous_bernoulli, gaussian"),
+        ({"hidden_units": (0,)}, "hidden_units.*out of range"),
+    ],
+)
+def test_invalid_model_configs(changes, message):
+    with pytest.raises(ZooError, match=message):
+        VAEConfig(**changes)
+
+
+def test_config_round_trips_through_dicts():
+    config = BetaVAEConfig(beta=0.5, capacity_max=25.0, hidden_units=(32, 16), latent_dim=5)
+    assert BetaVAEConfig.from_dict(config.to_dict()) == config
+    model = BetaVAE(config)
+    assert BetaVAE.from_config(model.get_config()).config == config
