@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate, iwae_bound, write_all_figures
-from zoo.evaluation import metrics
+from zoo.evaluation import figures, metrics
 from zoo.models import VAE, Autoencoder, ConditionalVAE, VAEConfig
 
 
@@ -329,3 +329,14 @@ def test_rgb_gaussian_vae_has_no_bce_and_colour_figures(tmp_path):
     pixels = mpimg.imread(tmp_path / "reconstructions.png")[..., :3]
     assert np.abs(pixels[..., 0] - pixels[..., 1]).max() > 0.1
     assert (tmp_path / "manifold.png").exists() and (tmp_path / "latent_histograms.png").exists()
+
+
+def test_prior_samples_of_one_class(tmp_path):
+    keras.utils.set_random_seed(10)
+    model = ConditionalVAE(VAEConfig(latent_dim=2, hidden_units=(16,)))
+    path = figures.prior_samples(model, tmp_path / "three.png", count=6, seed=1, label=3)
+    assert _read_png(path) == _grid_pixels(2, 3)
+    # The label reaches the decoder: the same codes decoded as another class give other images.
+    codes = np.zeros((1, 2), np.float32)
+    three, four = (np.asarray(model.decode(codes, np.array([label]))) for label in (3, 4))
+    assert np.abs(three - four).max() > 1e-4

@@ -108,3 +108,16 @@ def test_autoencoder_prior_is_fitted_to_training_codes(shared_data_dir, tmp_path
     assert not np.allclose(loc, 0.0)  # fitted, not the N(0, I) placeholder
     scale = model.prior_scale_tril.numpy()
     assert np.allclose(scale, np.tril(scale)) and np.all(np.diag(scale) > 0)
+
+
+def test_early_stopping_ends_the_run_and_a_rerun_does_not_train_more(shared_data_dir, tmp_path):
+    run = RunDir(tmp_path / "run")
+    # A vanishing step size: validation ELBO cannot improve after the first epoch.
+    spec = small_spec(shared_data_dir, epochs=6, learning_rate=1e-12, early_stopping_patience=1)
+    train(spec, run, evaluate=False, log=lambda _: None)
+    state = json.loads(run.state.read_text())
+    assert state["stopped_early"] and state["epoch"] == 2 and state["best_epoch"] == 1
+    messages = []
+    train(spec, run, evaluate=False, log=messages.append)
+    assert json.loads(run.state.read_text())["epoch"] == 2
+    assert any("training already finished" in message for message in messages)

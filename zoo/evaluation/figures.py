@@ -114,12 +114,22 @@ def _encode(model: VAE, images, labels, batch_size: int = 500) -> np.ndarray:
 # ----------------------------------------------------------------- figures
 
 
-def prior_samples(model: VAE, path: str | Path, count: int = 64, seed: int = 0) -> Path:
-    """A square-ish grid of mean images decoded from ``count`` draws of the prior p(z)."""
+def prior_samples(model: VAE, path: str | Path, count: int = 64, seed: int = 0, label: int | None = None) -> Path:
+    """A square-ish grid of mean images decoded from ``count`` draws of the prior p(z).
+
+    Conditional models decode every draw with ``label``, or with the classes in
+    turn (0, 1, 2, ...) when ``label`` is None.
+    """
     rows, cols = _square_grid(count)
-    labels = np.arange(count, dtype=np.int32) % max(model.config.num_classes, 1) if is_conditional(model) else None
+    if label is not None:
+        labels = np.full(count, label, dtype=np.int32)
+    elif is_conditional(model):
+        labels = np.arange(count, dtype=np.int32) % max(model.config.num_classes, 1)
+    else:
+        labels = None
     images = model.sample(count, labels=labels, seed=seed)
-    figure, _ = _grid_figure(images, rows, cols, f"{type(model).__name__}: {count} samples from p(z)")
+    which = "" if label is None else f", class {label}"
+    figure, _ = _grid_figure(images, rows, cols, f"{type(model).__name__}: {count} samples from p(z){which}")
     return _save(figure, path)
 
 

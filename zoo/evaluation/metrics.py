@@ -59,9 +59,8 @@ def _batches(images: np.ndarray, labels: np.ndarray | None, batch_size: int | No
 def _check_inputs(model: VAE, images: np.ndarray, labels: np.ndarray | None) -> None:
     expected = tuple(model.config.image_shape)
     if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-        raise ZooError(
-            f"evaluation: images have shape {list(images.shape)}, the model expects [N, {', '.join(map(str, expected))}]"
-        )
+        wanted = ", ".join(map(str, expected))
+        raise ZooError(f"evaluation: images have shape {list(images.shape)}, the model expects [N, {wanted}]")
     if labels is not None and len(labels) != len(images):
         raise ZooError(f"evaluation: {len(labels)} labels for {len(images)} images")
     if labels is None and is_conditional(model):
@@ -69,8 +68,9 @@ def _check_inputs(model: VAE, images: np.ndarray, labels: np.ndarray | None) -> 
 
 
 def is_conditional(model: VAE) -> bool:
-    """Whether labels enter the model: it overrides the conditioning hook."""
-    return type(model).condition is not VAE.condition
+    """Whether labels enter the model: the model says so, else whether it overrides the conditioning hook."""
+    flag = getattr(model, "is_conditional", None)
+    return bool(flag) if flag is not None else type(model).condition is not VAE.condition
 
 
 # -------------------------------------------------------------------- IWAE
@@ -92,7 +92,8 @@ def _chunk_function(model: VAE):
         def chunk_logsumexp(images, labels, seeds):
             return _chunk_logsumexp(model_ref(), images, labels, seeds)
 
-        function = tf.function(chunk_logsumexp, reduce_retracing=True)
+        # No Python control flow depends on tensors here; AutoGraph would only warn about the closure.
+        function = tf.function(chunk_logsumexp, reduce_retracing=True, autograph=False)
         _CHUNK_FUNCTIONS[model] = function
     return function
 
@@ -257,10 +258,6 @@ def reconstruction_errors(model: VAE, images: np.ndarray, labels: np.ndarray | N
 
 
 # ---------------------------------------------------------------- evaluate
-
-
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(np.asarray(values, dtype=np.float64)))
 
 
 def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: EvalConfig | None = None) -> dict:
