@@ -68,6 +68,15 @@ def _merge(*layers: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return merged
 
 
+def _registry_entry(name: str, registry: Optional[Path]):
+    """The entry called ``name``, after reporting plugins that failed to load."""
+    from zoo.registry import load_registry, print_warnings
+
+    reg = load_registry(registry)
+    print_warnings(reg)
+    return reg.get(name)
+
+
 @app.command("list")
 def list_models(registry: Optional[Path] = RegistryOption) -> None:
     """List registered models: name, class, default dataset and key defaults."""
@@ -116,13 +125,10 @@ def train(
     registry: Optional[Path] = RegistryOption,
 ) -> None:
     """Train a registered model and leave a run folder (checkpoints, metrics, figures, manifest)."""
-    from zoo.registry import load_registry, print_warnings
     from zoo.run_dir import RunDir
     from zoo.run_spec import resolve
 
-    reg = load_registry(registry)
-    print_warnings(reg)
-    entry = reg.get(name)
+    entry = _registry_entry(name, registry)
     flags = _flag_overrides(
         name=("data", dataset), data_dir=("data", data_dir), image_size=("data", image_size),
         binarization=("data", binarization), train_subset=("data", train_subset),
@@ -231,12 +237,9 @@ def tune(
     registry: Optional[Path] = RegistryOption,
 ) -> None:
     """Search an entry's search_space with keras-tuner; writes trials, the best entry and plots to --out."""
-    from zoo.registry import load_registry, print_warnings
     from zoo.tuning.tune import tune as run_search
 
-    reg = load_registry(registry)
-    print_warnings(reg)
-    entry = reg.get(name)
+    entry = _registry_entry(name, registry)
     flags = _flag_overrides(
         name=("data", dataset), data_dir=("data", data_dir), train_subset=("data", train_subset),
         batch_size=("train", batch_size), seed=("train", seed), strategy=("train", strategy),
