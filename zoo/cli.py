@@ -28,6 +28,16 @@ class ZooApp(typer.Typer):
         except ZooError as error:
             print(f"zoo: error: {error}", file=sys.stderr)
             sys.exit(error.exit_code)
+        except OSError as error:
+            # A place that cannot be written (disk full, read-only, a file where a folder should be)
+            # is the user's to fix; other OS errors are bugs and keep their traceback.
+            from zoo.io import STORAGE_ERRNOS, describe_os_error, is_disk_full
+
+            if error.errno not in STORAGE_ERRNOS:
+                raise
+            hint = "free some space and re-run" if is_disk_full(error) else "check the path and its permissions"
+            print(f"zoo: error: {describe_os_error(error, verb='use')}; {hint}", file=sys.stderr)
+            sys.exit(2)
 
 
 app = ZooApp(help="Train, evaluate and compare autoencoders and VAEs.", no_args_is_help=True,
@@ -196,11 +206,12 @@ def sample(
     if label is not None and not model.is_conditional:
         raise ZooError(f"--label needs a conditional model such as cvae; {run_dir} holds {type(model).__name__}")
     if label is None and model.is_conditional:
-        target = out or run.figures / "samples-by-class.png"
+        target = out or run.figures / f"samples_by_class_seed{seed}.png"
         per_class = max(1, -(-n // model.config.num_classes))
         class_samples(model, target, per_class=per_class, seed=seed)
     else:
-        target = out or run.figures / (f"samples-label-{label}.png" if label is not None else "samples-prior.png")
+        kind = f"label_{label}" if label is not None else "prior"
+        target = out or run.figures / f"samples_{kind}_seed{seed}.png"
         prior_samples(model, target, count=n, seed=seed, label=label)
     print(f"wrote {target}")
 
@@ -249,3 +260,89 @@ def tune(
                max_epochs=max_epochs, out=out, resume=resume, overwrite=overwrite, chief=chief, worker=worker,
                tuner_id=tuner_id, iw_samples=iw_samples, iw_images=iw_images, factor=factor,
                initial_points=initial_points)
+
+
+def _csv(value: Optional[str]) -> Optional[list[str]]:
+    return [item.strip() for item in value.split(",") if item.strip()] if value else None
+
+
+@app.command()
+def bench(
+    budget: str = typer.Option("standard", help="smoke, standard, full, or a YAML file of budget fields."),
+    models: Optional[str] = typer.Option(None, help="Comma-separated registry names (default: the budget's, "
+                                                    "else every entry)."),
+    datasets: Optional[str] = typer.Option(None, help="Comma-separated datasets (default: each entry's own)."),
+    seeds: Optional[int] = typer.Option(None, min=1, help="Seeds per cell: 0 .. N-1 (default: the budget's)."),
+    experiments: Optional[bool] = typer.Option(None, "--experiments/--no-experiments",
+                                               help="Add the comparison experiments' cells (default: the budget's)."),
+    force: bool = typer.Option(False, help="Rerun cells (and classifiers) that already finished."),
+    out: Optional[Path] = typer.Option(None, help="Results folder (default benchmarks/results/BUDGET)."),
+    work_dir: Optional[Path] = typer.Option(None, help="Run folders (default runs/bench/BUDGET)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells and their `zoo train` commands only."),
+    data_dir: Optional[str] = DataDirOption,
+    registry: Optional[Path] = RegistryOption,
+) -> None:
+    """Train and score every (model, dataset, seed) under a budget; write JSON, Markdown tables and figures."""
+    from zoo.bench.budgets import load_budget
+    from zoo.bench.runner import plan, run_bench, train_argv
+
+    chosen = load_budget(budget)
+    command = "zoo " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else f"zoo bench --budget {budget}"
+    if dry_run:
+        from zoo.registry import load_registry
+
+        cells = plan(chosen, load_registry(registry), models=_csv(models), datasets=_csv(datasets), seeds=seeds,
+                     experiments=experiments)
+        work = work_dir or Path("runs") / "bench" / chosen.name
+        for cell in cells:
+            import shlex
+
+            shown = cell.error or shlex.join(train_argv(cell, work / cell.dirname, str(registry) if registry else None))
+            aliases = f" (= {', '.join(cell.aliases)})" if cell.aliases else ""
+            print(f"{cell.id}{aliases}: {shown}")
+        print(f"{len(cells)} cells")
+        return
+    outcome = run_bench(chosen, registry_file=str(registry) if registry else None, models=_csv(models),
+                        datasets=_csv(datasets), seeds=seeds, experiments=experiments, force=force, out=out,
+                        work=work_dir, data_dir=data_dir, command=command)
+    if outcome.failed:
+        print(f"zoo bench: {len(outcome.failed)} cell(s) failed: {', '.join(outcome.failed)} "
+              f"(errors in {outcome.results.parent / 'results.md'})", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@app.command()
+def docs(
+    action: str = typer.Argument("build", help="generate (pages only), build (pages + mkdocs build --strict) "
+                                               "or serve (pages + live preview)."),
+    results: Optional[Path] = typer.Option(None, help="Bench results the comparison pages are made from "
+                                                      "(default benchmarks/results/standard)."),
+    site_dir: Path = typer.Option(Path("site"), help="Where `build` writes the HTML site."),
+    addr: str = typer.Option("127.0.0.1:8000", help="Address `serve` listens on."),
+) -> None:
+    """Generate the docs pages (models, CLI, comparisons) and build or serve the MkDocs site."""
+    import subprocess
+
+    from zoo.bench import docs_pages
+
+    if action not in ("generate", "build", "serve"):
+        raise ZooError(f"unknown docs action '{action}'; use generate, build or serve")
+    config = docs_pages.REPO / "mkdocs.yml"
+    if not config.exists():
+        raise ZooError(f"{config} not found; `zoo docs` works from a clone of the zoo repository")
+    source = results or docs_pages.DEFAULT_RESULTS
+    docs_pages.generate(docs_pages.DOCS, source)
+    if action == "generate":
+        return
+    try:
+        import mkdocs  # noqa: F401
+    except ImportError:
+        raise ZooError("MkDocs is not installed; install the docs extra: pip install -e '.[docs]'") from None
+    environment = {**os.environ, "ZOO_DOCS_RESULTS": str(Path(source).resolve())}
+    if action == "build":
+        argv = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site_dir.resolve())]
+    else:
+        argv = [sys.executable, "-m", "mkdocs", "serve", "-f", str(config), "-a", addr]
+    result = subprocess.run(argv, env=environment)
+    if result.returncode:
+        raise typer.Exit(result.returncode)

@@ -71,6 +71,30 @@ class RunDir:
         except (OSError, json.JSONDecodeError) as error:
             raise ZooError(f"{path} is unreadable or corrupt ({error}); {what}") from None
 
+    def remove_other_checkpoints(self, keep: str | None) -> None:
+        """Deletes every ``epoch-NNNN.keras`` except ``keep`` (the one ``state.json`` names)."""
+        for path in self.checkpoints.glob("epoch-*.keras"):
+            if path.name != keep:
+                path.unlink(missing_ok=True)
+
+    def tidy(self, state: dict[str, Any] | None) -> None:
+        """Repairs what a killed run leaves behind, before the folder is used again.
+
+        Deletes temporary files of interrupted atomic writes and checkpoints that
+        ``state.json`` does not name (all of them when there is no state: the run
+        starts over), and rewrites ``metrics.csv`` from the state's history, which
+        a kill between the two writes can leave one epoch behind.
+        """
+        for folder in (self.root, self.checkpoints, self.figures):
+            if folder.is_dir():
+                zio.remove_temp_files(folder)
+        if state is None:
+            self.remove_other_checkpoints(keep=None)
+            self.best_checkpoint.unlink(missing_ok=True)
+        else:
+            self.remove_other_checkpoints(keep=state.get("checkpoint"))
+            self.write_metrics_csv(state.get("history", []))
+
     def write_metrics_csv(self, history: list[dict[str, Any]]) -> None:
         columns = sorted({key for row in history for key in row} - {"epoch"})
         buffer = io.StringIO()

@@ -8,6 +8,7 @@ import numpy as np
 
 from zoo import io as zio
 from zoo.data import ImageData, binarize_array, load_dataset, resolve_binarization
+from zoo.errors import ZooError
 from zoo.likelihoods import is_binary
 from zoo.run_dir import RunDir
 from zoo.run_spec import RunSpec
@@ -36,20 +37,30 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
     config = spec.evaluation.replace(**(overrides or {}))
     if data is None:
         data = load_dataset(spec.data.replace(**(data_overrides or {})))
+    model_file = run.model
     if model is None:
         if not run.model.exists():
-            raise_missing_model(run)
-        model = load_model(run.model, spec.class_path)
+            model_file = _fallback_checkpoint(run, log)
+        model = load_model(model_file, spec.class_path)
+        if model_file != run.model:
+            # What `zoo train` does before saving model.keras (e.g. the autoencoder fits its prior).
+            from zoo.data import eval_dataset
+
+            binary = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
+            model.finalize(eval_dataset(data.train, batch_size=1000, binarization=binary, seed=0))
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
     images, labels = test_arrays(data, binarization)
     metrics = evaluate(model, images, labels, config)
-    state = zio.read_json(run.state) if run.state.exists() else {}
+    state = run.read_json(run.state, "re-run `zoo train` with --resume or --overwrite") if run.state.exists() else {}
     metrics.update(model=spec.name, dataset=data.name, binarization=binarization,
                    epochs_trained=state.get("epoch"), best_epoch=state.get("best_epoch"),
-                   evaluation=config.to_dict())
-    zio.write_json(run.metrics, metrics)
-    if config.figures:
-        write_all_figures(model, images, labels, metrics, run.figures, config)
+                   model_file=str(model_file.relative_to(run.root)), evaluation=config.to_dict())
+    try:
+        zio.write_json(run.metrics, metrics)
+        if config.figures:
+            write_all_figures(model, images, labels, metrics, run.figures, config)
+    except OSError as error:
+        raise ZooError(f"{zio.describe_os_error(error)}; free space or make {run.root} writable") from None
     log(summary_line(metrics))
     return metrics
 
@@ -65,7 +76,16 @@ def summary_line(metrics: dict[str, Any]) -> str:
     return " ".join(parts) + " nats"
 
 
-def raise_missing_model(run: RunDir):
-    from zoo.errors import ZooError
+def _fallback_checkpoint(run: RunDir, log: Callable[[str], None]):
+    """``checkpoints/best.keras`` of a run that stopped before writing model.keras (killed, diverged)."""
+    if not run.best_checkpoint.exists():
+        raise_missing_model(run)
+    state = run.read_json(run.state, "re-run `zoo train` with --resume or --overwrite") if run.state.exists() else {}
+    epoch = f" (epoch {state['best_epoch']})" if state.get("best_epoch") else ""
+    log(f"note: {run.root} has no model.keras (training did not finish); evaluating checkpoints/best.keras{epoch}")
+    return run.best_checkpoint
 
-    raise ZooError(f"{run.root} has no model.keras yet; finish training with `zoo train ... --out {run.root} --resume`")
+
+def raise_missing_model(run: RunDir):
+    raise ZooError(f"{run.root} has no model.keras and no checkpoint yet; train it with "
+                   f"`zoo train ... --out {run.root}` (add --resume to continue)")

@@ -8,6 +8,7 @@ never looks at a model's name: what differs between models lives in the model.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from typing import Any, Callable
@@ -56,11 +57,13 @@ def open_run(run: RunDir, spec: RunSpec, *, resume: bool, overwrite: bool, log: 
         raise ZooError(f"{run.root} holds a run with a different config ({'; '.join(differences[:3])}); "
                        "use --out for a new folder or --overwrite to replace it")
     if not run.state.exists():
+        run.tidy(None)  # a run killed before its first epoch ended starts over
         return None
     state = run.read_json(run.state, "delete the folder or use --overwrite")
     if not (run.checkpoints / state["checkpoint"]).exists():
         raise ZooError(f"{run.root}: checkpoint {state['checkpoint']} named by state.json is missing; "
                        "use --overwrite to start again")
+    run.tidy(state)  # leftovers of a killed process: temporary files, unnamed checkpoints, a stale metrics.csv
     return state
 
 
@@ -84,18 +87,34 @@ def load_model(path, class_path: str | None = None) -> keras.Model:
     first so that its class is registered for deserialisation.
     """
     import importlib
+    import zipfile
 
     import zoo.models  # noqa: F401  (registers the zoo classes for deserialisation)
+    from zoo.models.vae import VAE
 
     if class_path:
-        importlib.import_module(class_path.partition(":")[0])
+        try:
+            importlib.import_module(class_path.partition(":")[0])
+        except ImportError as error:
+            raise ZooError(f"cannot load {path}: its model class {class_path} does not import ({error}); "
+                           "install the package that provides it") from None
+    if not zipfile.is_zipfile(path):
+        what = "missing" if not os.path.exists(path) else "not a .keras archive (truncated or corrupt)"
+        raise ZooError(f"cannot load model file {path}: it is {what}; re-run `zoo train` to recreate it")
     try:
-        return keras.models.load_model(path, safe_mode=True)
+        model = keras.models.load_model(path, safe_mode=True)
     except ValueError as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ZooError(f"refusing to load {path}: {first}") from None
-    except (OSError, KeyError) as error:
-        raise ZooError(f"cannot load model file {path}: it is missing or corrupt ({error})") from None
+        message = " ".join(str(error).split()) or type(error).__name__
+        if "safe_mode" in message or "arbitrary code" in message:
+            raise ZooError(f"refusing to load {path}: it contains Python code (e.g. a Lambda layer) that Keras "
+                           "safe mode will not run; zoo only loads the models it saves") from None
+        raise ZooError(f"cannot load model file {path}: {message[:300]}") from None
+    except (OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+        message = " ".join(str(error).split())[:300] or type(error).__name__
+        raise ZooError(f"cannot load model file {path}: it is corrupt or not a zoo model ({message})") from None
+    if not isinstance(model, VAE):
+        raise ZooError(f"{path} holds a {type(model).__name__}, not a zoo model; zoo only loads the models it saves")
+    return model
 
 
 def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool = False,

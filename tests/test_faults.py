@@ -1,0 +1,289 @@
+"""Faults during training: SIGKILL at chosen points, crashes inside writes, a full disk, divergence.
+
+The kill tests (``slow``) start ``zoo train`` as a real process with ``ZOO_FAULT`` set
+(zoo/training/faults.py), so the process SIGKILLs itself at an exact point, then run
+the same command again and require the final run folder to equal an uninterrupted
+run's: state and metrics history, metrics.csv, every weight and optimiser variable,
+model.keras and metrics.json, with no leftover temporary or unnamed checkpoint files.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from inprocess_cli import one_error_line, run_cli
+
+from zoo import io as zio
+from zoo.errors import ZooError
+from zoo.run_dir import RunDir
+from zoo.training import faults
+from zoo.training.trainer import load_model
+
+TINY = ["--set", "model.hidden_units=[32]", "--train-subset", "1024", "--set", "data.validation_size=256",
+        "--set", "data.test_subset=256", "--iw-samples", "4", "--set", "evaluation.figures=false"]
+EPOCHS = 3
+TRAIN = ["train", "vae", "--dataset", "mnist", *TINY, "--epochs", str(EPOCHS)]
+
+
+def zoo_process(*args, data_dir, fault=None, timeout=600):
+    env = {**os.environ, "ZOO_DATA_DIR": str(data_dir)}
+    env.pop(faults.ENV, None)
+    if fault:
+        env[faults.ENV] = fault
+    return subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def killed(result) -> None:
+    assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr[-2000:])
+
+
+def finished(result) -> None:
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def state_of(run: Path) -> dict:
+    return json.loads((run / "state.json").read_text())
+
+
+def without_seconds(state: dict) -> dict:
+    return {**state, "history": [{k: v for k, v in row.items() if k != "seconds"} for row in state["history"]]}
+
+
+def csv_rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv") as handle:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+
+
+def variables_of(path: Path) -> list[np.ndarray]:
+    model = load_model(path)
+    return [v.numpy() for v in model.weights] + [v.numpy() for v in model.optimizer.variables]
+
+
+def leftovers(run: Path) -> list[Path]:
+    return sorted(run.rglob(f"*{zio.TEMP_MARKER}*"))
+
+
+def assert_same_run(run: Path, reference: Path) -> None:
+    assert without_seconds(state_of(run)) == without_seconds(state_of(reference))
+    rows = csv_rows(run)
+    assert [int(row["epoch"]) for row in rows] == list(range(1, EPOCHS + 1))  # no gap, no duplicate
+    assert rows == csv_rows(reference)
+    for name in (f"checkpoints/epoch-{EPOCHS:04d}.keras", "checkpoints/best.keras", "model.keras"):
+        for a, b in zip(variables_of(run / name), variables_of(reference / name), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert json.loads((run / "metrics.json").read_text()) == json.loads((reference / "metrics.json").read_text())
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", f"epoch-{EPOCHS:04d}.keras"]
+    assert leftovers(run) == []
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory, shared_data_dir):
+    out = tmp_path_factory.mktemp("faults") / "reference"
+    finished(zoo_process(*TRAIN, "--out", out, data_dir=shared_data_dir))
+    return out
+
+
+# ------------------------------------------------------------------ SIGKILL (slow)
+
+
+@pytest.mark.slow
+def test_kill_mid_epoch_then_rerun_equals_uninterrupted_run(reference_run, shared_data_dir, tmp_path):
+    run = tmp_path / "run"
+    killed(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir, fault="after_batch:2:3"))
+    assert state_of(run)["epoch"] == 1  # epoch 2's first three steps are lost, epoch 1 is not
+    finished(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir))  # the same command resumes
+    assert_same_run(run, reference_run)
+
+
+@pytest.mark.slow
+def test_kill_between_epochs_then_resume_equals_uninterrupted_run(reference_run, shared_data_dir, tmp_path):
+    run = tmp_path / "run"
+    killed(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir, fault="after_epoch:1"))
+    assert state_of(run)["epoch"] == 1 and [int(r["epoch"]) for r in csv_rows(run)] == [1]
+    finished(zoo_process(*TRAIN, "--out", run, "--resume", data_dir=shared_data_dir))
+    assert_same_run(run, reference_run)
+
+
+@pytest.mark.slow
+def test_kills_while_checkpointing_then_rerun_equals_uninterrupted_run(reference_run, shared_data_dir, tmp_path):
+    run = tmp_path / "run"
+    checkpoints = run / "checkpoints"
+    # 1. Inside the checkpoint write: the complete epoch-2 file is still a temporary file.
+    killed(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir, fault="in_checkpoint_write:2"))
+    assert state_of(run)["checkpoint"] == "epoch-0001.keras"
+    assert [p.name for p in leftovers(run)][0].startswith(".epoch-0002.keras")
+    assert not (checkpoints / "epoch-0002.keras").exists()
+    # 2. After the checkpoint files, before state.json: epoch-0002.keras exists but nothing names it.
+    killed(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir, fault="before_state_write:2"))
+    assert leftovers(run) == []  # reopening the folder removed the temporary file
+    assert state_of(run)["epoch"] == 1 and (checkpoints / "epoch-0002.keras").exists()
+    # 3. After state.json of the last epoch: metrics.csv one epoch behind, the old checkpoint not yet deleted.
+    killed(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir, fault=f"after_state_write:{EPOCHS}"))
+    assert state_of(run)["epoch"] == EPOCHS and len(csv_rows(run)) == EPOCHS - 1
+    assert (checkpoints / f"epoch-{EPOCHS - 1:04d}.keras").exists() and not (run / "model.keras").exists()
+    # Training is complete; the re-run repairs metrics.csv and the checkpoints, then evaluates.
+    finished(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir))
+    assert_same_run(run, reference_run)
+
+
+# ------------------------------------------------------ crashes inside writes (fast)
+
+
+def _partial_then_fail(path, data: bytes):
+    Path(path).write_bytes(data[: len(data) // 2])
+    raise OSError(errno.EIO, "simulated crash in the middle of a write")
+
+
+def _write_json(target: Path):
+    zio.write_json(target, {"epoch": 2})
+
+
+def _write_csv(target: Path):
+    RunDir(target.parent).write_metrics_csv([{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}])
+
+
+def _save_model(target: Path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with zio.atomic_path(target, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def _save_figure(target: Path):
+    from matplotlib.figure import Figure
+
+    from zoo.evaluation import figures
+
+    figures._save(Figure(figsize=(1, 1)), target)
+
+
+@pytest.mark.parametrize(("name", "write", "patch"), [
+    ("state.json", _write_json, ("pathlib.Path.write_text", lambda self, text, *a, **k: _partial_then_fail(self, text.encode()))),
+    ("metrics.csv", _write_csv, ("pathlib.Path.write_text", lambda self, text, *a, **k: _partial_then_fail(self, text.encode()))),
+    ("epoch-0001.keras", _save_model, ("keras.Model.save", lambda self, path, *a, **k: _partial_then_fail(path, b"PK" * 500))),
+    ("reconstructions.png", _save_figure, ("matplotlib.figure.Figure.savefig", lambda self, path, *a, **k: _partial_then_fail(path, b"\x89PNG" * 100))),
+    ("best.keras", lambda target: zio.copy_file(target.parent / "source.keras", target),
+     ("shutil.copyfile", lambda source, path, *a, **k: _partial_then_fail(path, b"PK" * 500))),
+])
+def test_a_crash_inside_a_write_keeps_the_previous_file_and_no_temporary_file(tmp_path, monkeypatch, name, write, patch):
+    target = tmp_path / name
+    target.write_bytes(b"previous complete content")
+    (tmp_path / "source.keras").write_bytes(b"new content")
+    monkeypatch.setattr(*patch)
+    with pytest.raises(OSError, match="simulated crash"):
+        write(target)
+    assert target.read_bytes() == b"previous complete content"
+    assert leftovers(tmp_path) == []
+
+
+def test_finished_writes_have_normal_permissions(tmp_path):
+    zio.write_json(tmp_path / "metrics.json", {})
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o666 & ~zio._umask()
+
+
+def test_reopening_a_run_folder_removes_what_a_killed_process_left(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.checkpoints.mkdir(parents=True)
+    run.figures.mkdir()
+    for path in (run.epoch_checkpoint(1), run.epoch_checkpoint(2), run.epoch_checkpoint(3), run.best_checkpoint):
+        path.write_bytes(b"checkpoint")
+    for folder, name in ((run.root, "state.json"), (run.checkpoints, "epoch-0003.keras"), (run.figures, "a.png")):
+        (folder / f".{name}{zio.TEMP_MARKER}x1y2.tmp").write_bytes(b"half")
+    (run.root / ".hidden-by-the-user").write_text("kept")
+    history = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0}]
+    run.tidy({"epoch": 2, "checkpoint": "epoch-0002.keras", "history": history})
+    assert sorted(p.name for p in run.checkpoints.iterdir()) == ["best.keras", "epoch-0002.keras"]
+    assert leftovers(run.root) == [] and (run.root / ".hidden-by-the-user").exists()
+    assert run.metrics_csv.read_text().splitlines() == ["epoch,loss", "1,2.0", "2,1.0"]
+    run.tidy(None)  # no state.json: the run starts over, no checkpoint is trusted
+    assert list(run.checkpoints.iterdir()) == []
+
+
+def test_fault_points_parse_and_a_bad_value_is_a_user_error():
+    assert faults.parse(None) is None
+    assert faults.parse("after_batch:2:3") == ("after_batch", 2, 3)
+    assert faults.parse("before_state_write:4") == ("before_state_write", 4, None)
+    for bad in ("after_batch:2", "before_state_write:0", "sometime:1", "after_epoch:x"):
+        with pytest.raises(ZooError, match="ZOO_FAULT"):
+            faults.parse(bad)
+
+
+# ---------------------------------------------------------------- disk full (fast)
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "state"])
+def test_disk_full_at_the_end_of_epoch_2_keeps_epoch_1(shared_data_dir, tmp_path, monkeypatch, capsys, where):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    run = tmp_path / "run"
+    command = ["train", "vae", "--dataset", "mnist", *TINY, "--epochs", "2", "--out", run]
+    if where == "checkpoint":
+        save = keras.Model.save
+
+        def save_or_fail(self, path, *args, **kwargs):
+            if "epoch-0002" in str(path):
+                Path(path).write_bytes(b"PK half a zip")
+                _disk_full()
+            return save(self, path, *args, **kwargs)
+
+        monkeypatch.setattr(keras.Model, "save", save_or_fail)
+    else:
+        write_json = zio.write_json
+        monkeypatch.setattr(zio, "write_json", lambda target, payload: (
+            _disk_full() if Path(target).name == "state.json" and payload.get("epoch") == 2
+            else write_json(target, payload)))
+    line = one_error_line(run_cli(capsys, *command))
+    failed = "checkpoint " + str(run / "checkpoints" / "epoch-0002.keras") if where == "checkpoint" else "state.json"
+    assert "zoo: error: disk full while writing " in line and failed in line
+    assert "previous checkpoint epoch-0001.keras and state.json (epoch 1) kept" in line
+    state = state_of(run)
+    assert state["epoch"] == 1 and state["checkpoint"] == "epoch-0001.keras" and len(state["history"]) == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", "epoch-0001.keras"]
+    assert leftovers(run) == []
+    assert all(np.isfinite(w).all() for w in variables_of(run / "checkpoints" / "epoch-0001.keras"))
+    # Space is back: the same command resumes after epoch 1 and finishes.
+    monkeypatch.undo()
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    assert run_cli(capsys, *command).returncode == 0
+    assert state_of(run)["epoch"] == 2 and (run / "model.keras").exists()
+
+
+# ---------------------------------------------------------------- divergence (fast)
+
+# Adam bounds each step by about the learning rate, so only an absurd rate diverges, and then
+# within a few steps: with 1024 images in batches of 512 (2 steps per epoch) and lr 1e5, epoch 1
+# ends with huge but finite losses and step 2 of epoch 2 is NaN (deterministic for seed 0).
+DIVERGING = ["train", "vae", "--dataset", "mnist", *TINY, "--batch-size", "512", "--learning-rate", "1e5",
+             "--epochs", "3"]
+
+
+def test_divergence_exits_3_naming_epoch_and_step_and_the_last_good_checkpoint_evaluates(
+        shared_data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    run = tmp_path / "run"
+    line = one_error_line(run_cli(capsys, *DIVERGING, "--out", run), code=3)
+    assert line.startswith("zoo: error: training diverged at epoch 2, step 2: ")
+    assert "lower --learning-rate" in line and "last good checkpoint is kept" in line
+    assert state_of(run)["epoch"] == 1 and not (run / "model.keras").exists()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", "epoch-0001.keras"]
+
+    result = run_cli(capsys, "evaluate", run, "--no-figures")
+    assert result.returncode == 0, result.stderr
+    assert f"note: {run} has no model.keras (training did not finish); evaluating checkpoints/best.keras (epoch 1)" \
+        in result.stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model_file"] == "checkpoints/best.keras" and metrics["epochs_trained"] == 1
+    assert np.isfinite(metrics["elbo"]) and np.isfinite(metrics["iwae"])

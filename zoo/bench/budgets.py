@@ -1,0 +1,278 @@
+"""Bench budgets and experiments, declared as plain data.
+
+A ``Budget`` fixes how much compute one ``zoo bench`` run spends: epochs, subset
+sizes, the importance samples k of the IWAE bound, the number of seeds, which
+registry entries and datasets run by default, whether the comparison
+experiments run, and how the bench's classifier is trained. ``smoke``,
+``standard`` and ``full`` are built in; ``zoo bench --budget FILE.yaml`` reads
+the same fields from a YAML mapping (unknown keys are refused).
+
+An ``Experiment`` is a list of extra cells (a registry entry plus config
+overrides, e.g. ``vae`` with ``latent_dim: 2``) and the figures its comparison
+page shows. Nothing here, nor in the runner, looks at a model's name to decide
+what to do: what differs between cells is data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from zoo.config import Config, bounded_field
+from zoo.errors import ZooError
+
+SAMPLING_SOURCES = ("prior", "normal", "box")
+"""Where sampled latent codes come from: ``prior`` p(z) of the model (for the autoencoder the Gaussian
+fitted to its training codes), ``normal`` N(0, I), ``box`` uniform over the per-dimension range of the
+test set's posterior means (the "uniform sampling between the latent bounds" of the reference texts)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget(Config):
+    """How much one bench run trains and evaluates.
+
+    ``epochs``/``train_subset``/``test_subset`` set to None keep the registry's
+    epochs and the whole split. ``overrides`` maps a variant id (a registry
+    name or an experiment variant id, or ``"*"`` for every cell) to config
+    overrides ``{section: {field: value}}`` applied after the budget's own
+    settings, e.g. fewer training images for the slow conv models.
+    """
+
+    kind = "budget"
+
+    name: str = "custom"
+    description: str = ""
+    epochs: int | None = bounded_field(None, minimum=1, help="training epochs per cell (None: the registry's)")
+    train_subset: int | None = bounded_field(None, minimum=1, help="training images per cell (None: all)")
+    validation_size: int = bounded_field(5000, minimum=1, help="validation images (per-epoch val ELBO)")
+    test_subset: int | None = bounded_field(None, minimum=1, help="test images scored (None: all)")
+    iw_samples: int = bounded_field(1000, minimum=1, help="importance samples k of the test IWAE bound")
+    seeds: int = bounded_field(3, minimum=1, help="seeds 0 .. seeds-1 per cell, unless --seeds")
+    models: tuple[str, ...] | None = dataclasses.field(
+        default=None, metadata={"help": "registry entries run by default (None: every entry)"})
+    datasets: tuple[str, ...] | None = dataclasses.field(
+        default=None, metadata={"help": "datasets run by default (None: each entry's own)"})
+    experiments: bool = dataclasses.field(default=True, metadata={"help": "add the comparison experiments' cells"})
+    classifier_epochs: int = bounded_field(10, minimum=1, help="epochs of the bench's classifier")
+    classifier_train_subset: int | None = bounded_field(None, minimum=1, help="its training images (None: all)")
+    fid_samples: int = bounded_field(10000, minimum=2, help="samples and test images per Fréchet distance")
+    cell_timeout: float | None = bounded_field(None, minimum=1.0, help="seconds before a cell is killed (None: never)")
+    overrides: Any = dataclasses.field(default_factory=dict, metadata={"help": "variant id or '*' → config overrides"})
+
+    def validate(self) -> None:
+        if not isinstance(self.overrides, Mapping):
+            raise ZooError("budget field 'overrides': expected a mapping of variant id → {section: {field: value}}")
+        for key, sections in self.overrides.items():
+            if not isinstance(sections, Mapping) or not all(isinstance(v, Mapping) for v in sections.values()):
+                raise ZooError(f"budget field 'overrides' entry {key!r}: expected {{section: {{field: value}}}}")
+            unknown = sorted(set(sections) - {"model", "train", "data", "evaluation"})
+            if unknown:
+                raise ZooError(f"budget field 'overrides' entry {key!r}: unknown section(s) {', '.join(unknown)}; "
+                               "use model, train, data or evaluation")
+
+    def cell_overrides(self, variant: str) -> dict[str, dict[str, Any]]:
+        """The config overrides the budget puts on every cell of ``variant``."""
+        values: dict[str, dict[str, Any]] = {
+            "data": {"validation_size": self.validation_size},
+            "evaluation": {"iw_samples": self.iw_samples},
+        }
+        if self.epochs is not None:
+            values["train"] = {"epochs": self.epochs}
+        if self.train_subset is not None:
+            values["data"]["train_subset"] = self.train_subset
+        if self.test_subset is not None:
+            values["data"]["test_subset"] = self.test_subset
+        for key in ("*", variant):
+            for section, fields in (self.overrides.get(key) or {}).items():
+                values.setdefault(section, {}).update(fields)
+        return values
+
+    def classifier_config(self) -> dict[str, Any]:
+        return {"epochs": self.classifier_epochs, "train_subset": self.classifier_train_subset,
+                "fid_samples": self.fid_samples}
+
+
+# The conv models cost ~10x (Fashion-MNIST) and ~30x (Cartoon Set, 64x64 RGB) an MLP's CPU time per image,
+# so the budgets give them fewer images; each page states the numbers that were used.
+BUDGETS: dict[str, Budget] = {
+    "smoke": Budget(
+        name="smoke",
+        description="Checks that every cell, experiment, figure and page runs end to end (~5 min on 2 CPU cores); "
+                    "the numbers mean little.",
+        epochs=1, train_subset=2000, validation_size=500, test_subset=500, iw_samples=10, seeds=1,
+        experiments=True, classifier_epochs=1, classifier_train_subset=5000, fid_samples=500, cell_timeout=600.0,
+        overrides={"vae-conv-fashion": {"data": {"train_subset": 500}},
+                   "conv_vae_cartoon": {"data": {"train_subset": 300, "test_subset": 100}}},
+    ),
+    "standard": Budget(
+        name="standard",
+        description="The committed comparison (~35 min of CPU on 2 cores): short training on MNIST subsets, "
+                    "2 seeds, every experiment.",
+        epochs=5, train_subset=12000, validation_size=1000, test_subset=2000, iw_samples=100, seeds=2,
+        experiments=True, classifier_epochs=3, classifier_train_subset=20000, fid_samples=2000,
+        cell_timeout=1800.0,
+        overrides={"vae-conv-fashion": {"data": {"train_subset": 3000, "test_subset": 1000}},
+                   "conv_vae_cartoon": {"data": {"train_subset": 2000, "test_subset": 500},
+                                        "train": {"epochs": 4}}},
+    ),
+    "full": Budget(
+        name="full",
+        description="The registry's own epochs on whole datasets, k = 1000, 3 seeds (hours on a CPU; use a GPU).",
+        epochs=None, train_subset=None, validation_size=5000, test_subset=None, iw_samples=1000, seeds=3,
+        experiments=True, classifier_epochs=10, classifier_train_subset=None, fid_samples=10000,
+    ),
+}
+
+
+def load_budget(name_or_path: str) -> Budget:
+    """A built-in budget by name, or a YAML file of ``Budget`` fields."""
+    if name_or_path in BUDGETS:
+        return BUDGETS[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml", ".json") or not path.exists():
+        raise ZooError(f"unknown budget '{name_or_path}'; choose one of: {', '.join(BUDGETS)}, or a YAML file")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        raise ZooError(f"budget file {path} is not valid YAML") from None
+    if not isinstance(raw, Mapping):
+        raise ZooError(f"budget file {path}: expected a mapping of budget fields")
+    raw = {"name": path.stem, **raw}
+    return Budget.from_dict(raw, where=f"budget file {path}")
+
+
+# ----------------------------------------------------------------- experiments
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A cell family: a registry entry, its dataset and overrides, and which samplers are scored."""
+
+    id: str
+    model: str
+    dataset: str | None = None  # None: the entry's default dataset
+    overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    sampling: tuple[str, ...] = ("prior",)
+    label: str = ""  # how tables and legends name it (default: id)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.id
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A comparison page: its cells (variants), the run figures shown side by side, the bench plots."""
+
+    id: str
+    title: str
+    summary: str
+    reference: str
+    variants: tuple[Variant, ...] = ()
+    uses: tuple[str, ...] = ()  # ids of variants declared elsewhere (main cells or other experiments)
+    run_figures: tuple[str, ...] = ()  # file names in each run's figures/, one row per name
+    plots: tuple[str, ...] = ()  # bench-level plots: rate_distortion, kl_per_dim, fid_by_source, class_accuracy
+    columns: tuple[str, ...] = ()  # metric columns of its table
+
+
+VAE_2D = Variant("vae-z2", "vae", "mnist", {"model": {"latent_dim": 2}}, sampling=SAMPLING_SOURCES,
+                 label="VAE, 2-D latent")
+AE_2D = Variant("ae-z2", "ae", "mnist", {"model": {"latent_dim": 2}}, sampling=SAMPLING_SOURCES,
+                label="AE, 2-D latent")
+BETAS = (0.25, 1.0, 4.0, 16.0)
+
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment(
+        id="ae-vs-vae",
+        title="AE vs VAE on MNIST with a 2-D latent",
+        summary="The same MLP encoder and decoder, trained as a deterministic autoencoder and as a VAE with a "
+                "2-D latent. The autoencoder's codes form class clusters of very different spreads with empty "
+                "space between them; the VAE's KL term pulls every class towards N(0, I), so its codes fill a "
+                "compact disc without gaps. The empty-cell fraction (share of a 20×20 grid over the 1st–99th "
+                "percentile box of the test codes that holds no code) measures the gaps without eyeballing.",
+        reference="VAE basics notebook (AE vs VAE, scatter and per-class histograms of the 2-D encodings); "
+                  "LearnOpenCV, Variational Autoencoder in TensorFlow (2021)",
+        variants=(AE_2D, VAE_2D),
+        run_figures=("latent_scatter.png", "latent_histograms.png", "manifold.png", "manifold_box.png"),
+        plots=("fid_by_source",),
+        columns=("distortion", "rate", "elbo", "latent_empty_fraction", "fid_prior", "fid_normal", "fid_box"),
+    ),
+    Experiment(
+        id="sampling",
+        title="Sampling from a uniform box vs from N(0, I)",
+        summary="Codes drawn uniformly from the box spanned by the test codes (as in the reference texts), "
+                "from N(0, I), and from each model's prior (the autoencoder's is a Gaussian fitted to its "
+                "training codes), decoded and scored by the Fréchet distance to test images in the feature "
+                "space of the bench's classifier (lower is better), and by how evenly the classifier spreads "
+                "them over the ten classes.",
+        reference="LearnOpenCV, Variational Autoencoder in TensorFlow (2021): uniform vs normal sampling",
+        uses=("ae-z2", "vae-z2"),
+        run_figures=("sample_grid_box.png", "sample_grid_normal.png", "sample_grid_prior.png"),
+        plots=("fid_by_source",),
+        columns=("fid_box", "fid_normal", "fid_prior", "class_entropy_box", "class_entropy_normal",
+                 "class_entropy_prior"),
+    ),
+    Experiment(
+        id="fashion-mnist",
+        title="Fashion-MNIST convolutional VAE",
+        summary="The reference text's Fashion-MNIST encoder (Conv 32/64/64/64, strides 1-2-2-1) and its mirror "
+                "as decoder, with a 2-D latent: reconstructions, the latent projection by class, and samples.",
+        reference="LearnOpenCV, Variational Autoencoder in TensorFlow (2021), Fashion-MNIST section",
+        variants=(Variant("vae-conv-fashion", "vae", "fashion_mnist",
+                          {"model": {"architecture": "conv", "latent_dim": 2}}, sampling=SAMPLING_SOURCES,
+                          label="conv VAE, 2-D latent"),),
+        run_figures=("reconstructions.png", "latent_scatter.png", "sample_grid_normal.png", "sample_grid_box.png",
+                     "manifold.png"),
+        columns=("elbo", "distortion", "rate", "iwae", "reconstruction_mse", "fid_normal", "fid_box"),
+    ),
+    Experiment(
+        id="cartoon",
+        title="Cartoon Set: reconstructions and samples",
+        summary="The reference conv VAE (five stride-2 Conv-BN-LeakyReLU blocks, latent 200, 64×64 RGB, "
+                "continuous Bernoulli pixels) on Google's Cartoon Set: reconstructions, and samples decoded "
+                "from N(0, I) and from the uniform box of the test codes. Cartoon Set has no labels, so there "
+                "is no classifier and no Fréchet distance here.",
+        reference="LearnOpenCV, Variational Autoencoder in TensorFlow (2021), Cartoon Set section",
+        variants=(Variant("conv_vae_cartoon", "conv_vae_cartoon", "cartoon", sampling=("normal", "box")),),
+        run_figures=("reconstructions.png", "sample_grid_normal.png", "sample_grid_box.png", "kl_per_dim.png"),
+        columns=("elbo", "distortion", "rate", "iwae", "reconstruction_mse", "active_units"),
+    ),
+    Experiment(
+        id="beta-sweep",
+        title="β sweep on the rate–distortion plane",
+        summary="β-VAE (latent 10) at several β: larger β buys a lower rate (fewer nats through the code) with a "
+                "higher distortion. Every MNIST model of the bench is placed on the same plane; the ELBO is "
+                "−(distortion + rate), so lines of constant ELBO are diagonals.",
+        reference="Higgins et al. 2017; Alemi et al. 2018, Fixing a Broken ELBO (rate–distortion plane)",
+        variants=tuple(Variant(f"beta_vae-b{beta:g}", "beta_vae", "mnist", {"model": {"beta": beta}},
+                               label=f"β-VAE, β = {beta:g}") for beta in BETAS),
+        run_figures=("traversals.png", "kl_per_dim.png"),
+        plots=("rate_distortion",),
+        columns=("distortion", "rate", "elbo", "iwae", "active_units", "fid_prior"),
+    ),
+    Experiment(
+        id="cvae",
+        title="Conditional VAE: per-class grids",
+        summary="One row of samples per requested class. The bench's classifier labels each sample; the "
+                "accuracy against the requested class measures how well the label steers the decoder.",
+        reference="VAE basics notebook (conditional VAE section); Sohn, Lee & Yan 2015",
+        uses=("cvae",),
+        run_figures=("samples_by_class.png", "reconstructions.png"),
+        plots=("class_accuracy",),
+        columns=("elbo", "rate", "sample_accuracy", "fid_prior"),
+    ),
+    Experiment(
+        id="kl-per-dimension",
+        title="KL per latent dimension across models",
+        summary="The mean KL(q(z_d|x) ‖ p(z_d)) of each latent dimension, sorted, for every model with a KL "
+                "term; dimensions below the 0.01-nat line carry almost no information (inactive units).",
+        reference="Burda et al. 2015 (active units); Higgins et al. 2017",
+        uses=("vae", "beta_vae-b0.25", "beta_vae-b1", "beta_vae-b4", "beta_vae-b16", "cvae"),
+        run_figures=("kl_per_dim.png",),
+        plots=("kl_per_dim",),
+        columns=("rate", "active_units", "latent_dim"),
+    ),
+)

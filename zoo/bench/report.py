@@ -1,0 +1,264 @@
+"""Turns the bench's results (``results.json`` payload) into Markdown tables and cross-cell figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from zoo.bench import plots
+
+# column key -> (header, digits); values are mean ± std over seeds.
+COLUMNS: dict[str, tuple[str, int]] = {
+    "elbo": ("ELBO", 2),
+    "distortion": ("distortion", 2),
+    "rate": ("rate", 2),
+    "iwae": ("IWAE", 2),
+    "bits_per_dim": ("bits/dim", 4),
+    "reconstruction_mse": ("recon. SSE", 2),
+    "active_units": ("active units", 1),
+    "latent_dim": ("latent", 0),
+    "parameters": ("parameters", 0),
+    "epochs": ("epochs", 0),
+    "train_images": ("train images", 0),
+    "train_seconds": ("train s", 0),
+    "fit_seconds": ("fit s", 0),
+    "eval_seconds": ("eval s", 0),
+    "wall_seconds": ("cell s", 0),
+    "cpu_seconds": ("CPU s", 0),
+    "throughput": ("train img/s", 0),
+    "peak_memory_mb": ("peak MiB", 0),
+    "sample_accuracy": ("sample acc.", 3),
+    "latent_empty_fraction": ("empty-cell fraction", 3),
+    "code_std_mean": ("code std", 2),
+    "fid_prior": ("FD p(z)", 1),
+    "fid_normal": ("FD N(0, I)", 1),
+    "fid_box": ("FD box", 1),
+    "class_entropy_prior": ("class entropy p(z)", 2),
+    "class_entropy_normal": ("class entropy N(0, I)", 2),
+    "class_entropy_box": ("class entropy box", 2),
+}
+MAIN_COLUMNS = ("elbo", "distortion", "rate", "iwae", "active_units", "parameters", "train_seconds", "throughput",
+                "peak_memory_mb", "fid_prior", "sample_accuracy")
+
+
+def fmt(stat: Mapping[str, Any] | None, digits: int = 2) -> str:
+    """``mean ± std`` (just the mean for one seed; an en dash when there is no number)."""
+    if not stat or stat.get("mean") is None:
+        return "–"
+    mean, std = stat["mean"], stat.get("std")
+    if digits == 0 and abs(mean) >= 1:
+        text = f"{mean:,.0f}"
+        return text if std is None else f"{text} ± {std:,.0f}"
+    text = f"{mean:.{digits}f}"
+    return text if std is None else f"{text} ± {std:.{digits}f}"
+
+
+def header_of(key: str, group_or_payload: Mapping[str, Any] | None = None) -> str:
+    header = COLUMNS[key][0]
+    if key == "iwae" and group_or_payload and group_or_payload.get("budget"):
+        header += f" (k = {group_or_payload['budget']['iw_samples']})"
+    return header
+
+
+def seeds_cell(group: Mapping[str, Any]) -> str:
+    text = f"{group['n_ok']}/{group['n_ok'] + group['n_failed']}"
+    return text + (" ⚠" if group["n_failed"] else "")
+
+
+def group_table(groups: Sequence[Mapping[str, Any]], columns: Sequence[str], payload: Mapping[str, Any] | None = None,
+                name_column: str = "model") -> str:
+    head = [name_column, "dataset", "seeds ok", *(header_of(c, payload) for c in columns)]
+    lines = ["| " + " | ".join(head) + " |", "| --- | --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
+    for group in groups:
+        values = [fmt(group["metrics"].get(c), COLUMNS[c][1]) if group["n_ok"] else "failed" for c in columns]
+        lines.append("| " + " | ".join([f"`{group['variant']}`" if name_column == "model" else group["label"],
+                                        group["dataset"], seeds_cell(group), *values]) + " |")
+    return "\n".join(lines)
+
+
+def failures_table(payload: Mapping[str, Any]) -> str | None:
+    failed = [c for c in payload["cells"] if c.get("status") != "ok"]
+    if not failed:
+        return None
+    lines = ["| cell | status | error |", "| --- | --- | --- |"]
+    for cell in failed:
+        error = str(cell.get("error", "")).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| `{cell['id']}` | {cell.get('status')} | {error} |")
+    return "\n".join(lines)
+
+
+def classifier_table(payload: Mapping[str, Any]) -> str | None:
+    classifiers = payload.get("classifiers") or {}
+    if not classifiers:
+        return None
+    lines = ["| dataset | test accuracy | epochs | training images | parameters | FD floor: training vs test images (N) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for dataset, record in classifiers.items():
+        if record.get("status") != "ok":
+            lines.append(f"| {dataset} | failed: {record.get('error')} | | | | |")
+            continue
+        lines.append(f"| {dataset} | {record['test_accuracy']:.4f} | {record['epochs']} | {record['train_images']:,} "
+                     f"| {record['parameters']:,} | {record['fid_train_vs_test']:.2f} ({record['fid_samples']:,}) |")
+    return "\n".join(lines)
+
+
+def budget_sentence(payload: Mapping[str, Any]) -> str:
+    budget = payload["budget"]
+    parts = [f"{budget['epochs']} epochs" if budget["epochs"] else "the registry's epochs",
+             f"{budget['train_subset']:,} training images" if budget["train_subset"] else "all training images",
+             f"{budget['validation_size']:,} validation images",
+             f"{budget['test_subset']:,} test images" if budget["test_subset"] else "the whole test set",
+             f"IWAE k = {budget['iw_samples']}", f"{budget['seeds']} seed(s)",
+             f"Fréchet distances from {budget['fid_samples']:,} samples"]
+    text = "Budget `" + budget["name"] + "`: " + ", ".join(parts) + "."
+    overrides = budget.get("overrides") or {}
+    if overrides:
+        described = []
+        for variant, sections in overrides.items():
+            fields = ", ".join(f"{s}.{k} = {v}" for s, values in sections.items() for k, v in values.items())
+            described.append(f"`{variant}`: {fields}")
+        text += " Per-variant overrides: " + "; ".join(described) + "."
+    return text
+
+
+def provenance(payload: Mapping[str, Any]) -> str:
+    machine = payload["machine"]
+    versions = machine.get("versions") or {}
+    minutes = payload["wall_seconds"] / 60
+    return (f"Produced by `{payload['command']}`, finished {payload['finished'][:10]} "
+            f"({minutes:.0f} min wall for the cells run that time), git `{machine.get('git_commit') or 'unknown'}`, "
+            f"on {machine['platform']} with {machine['cpus']} CPUs; Python {machine['python']}, "
+            f"TensorFlow {versions.get('tensorflow')}, TFP {versions.get('tensorflow-probability')}, "
+            f"Keras {versions.get('keras')}.")
+
+
+NOTES = (
+    "Numbers are the mean ± sample standard deviation (ddof = 1) over the seeds that finished; `seeds ok` "
+    "counts them, and ⚠ marks a group with failed seeds (listed below). ELBO, distortion "
+    "(−E_q log p(x|z)), rate (KL) and the IWAE bound are in nats per test image; Bernoulli models are scored "
+    "on the fixed binarisation of the test images, so their numbers compare with each other only. FD is the "
+    "Fréchet distance between the bench classifier's features of generated images and of test images "
+    "(lower is better); sample acc. is that classifier's accuracy on class-conditional samples against the "
+    "requested class. Times are wall seconds on a shared machine (CPU seconds are in results.json); "
+    "throughput is training images per second of `fit` (validation included); peak memory is the cell "
+    "process's maximum resident set size."
+)
+
+
+def markdown(payload: Mapping[str, Any]) -> str:
+    groups = payload["groups"]
+    lines = [f"# zoo bench: budget `{payload['budget']['name']}`", "", provenance(payload), "",
+             budget_sentence(payload), "", NOTES, "", "## All models", "",
+             group_table(groups, MAIN_COLUMNS, payload), ""]
+    failures = failures_table(payload)
+    lines += ["## Failed cells", "", failures or "None.", ""]
+    classifiers = classifier_table(payload)
+    if classifiers:
+        lines += ["## The bench's classifiers", "", classifiers, ""]
+    by_key = {(g["variant"], g["dataset"]): g for g in groups}
+    for experiment in payload["experiments"]:
+        members = [by_key[tuple(k)] for k in experiment["groups"] if tuple(k) in by_key]
+        from zoo.bench.runner import experiment_groups
+
+        labelled = experiment_groups(_as_experiment(experiment), members)
+        lines += [f"## {experiment['title']}", "", experiment["summary"], "",
+                  group_table(labelled, experiment["columns"], payload, name_column="variant"), ""]
+        for figure in payload.get("figures", []):
+            if figure.get("experiment") == experiment["id"]:
+                lines.append(f"- [{figure['title']}]({figure['path']})")
+        lines.append("")
+    lines += ["## Cross-model figures", ""]
+    lines += [f"- [{f['title']}]({f['path']})" for f in payload.get("figures", []) if not f.get("experiment")]
+    lines += ["", "## Cells", "", "| cell | status | ELBO | FD p(z) | cell s | CPU s | peak MiB | run figures |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for cell in payload["cells"]:
+        metrics = cell.get("metrics") or {}
+        fid = ((cell.get("samples") or {}).get("prior") or {}).get("fid")
+        figures = f"[figures]({cell['result_dir']}/figures/)" if cell.get("status") == "ok" else ""
+        lines.append("| " + " | ".join([
+            f"`{cell['id']}`", cell.get("status", "?"),
+            f"{metrics['elbo']:.2f}" if metrics.get("elbo") is not None else "–",
+            f"{fid:.1f}" if fid is not None else "–",
+            f"{cell['wall_seconds']:.0f}" if cell.get("wall_seconds") is not None else "–",
+            f"{cell['cpu_seconds']:.0f}" if cell.get("cpu_seconds") is not None else "–",
+            f"{cell['peak_memory_mb']:.0f}" if cell.get("peak_memory_mb") is not None else "–",
+            figures]) + " |")
+    lines += ["", "Each cell's `result.json` holds its exact `zoo train` command, package versions, dataset "
+              "checksums, KL per dimension and sampler scores.", ""]
+    return "\n".join(lines)
+
+
+def _as_experiment(record: Mapping[str, Any]):
+    from zoo.bench.budgets import EXPERIMENTS
+
+    return next(e for e in EXPERIMENTS if e.id == record["id"])
+
+
+# ---------------------------------------------------------------- figures
+
+
+def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Draws the cross-cell plots into ``out/figures``; returns what was drawn (path relative to ``out``)."""
+    from zoo.bench.budgets import EXPERIMENTS
+    from zoo.bench.runner import _safe, experiment_groups
+
+    try:
+        from zoo.data.sources import CLASS_NAMES
+    except ImportError:  # pragma: no cover
+        CLASS_NAMES = {}
+    groups = [g for g in payload["groups"] if g["n_ok"]]
+    folder = out / "figures"
+    for stale in folder.glob("*.png"):
+        stale.unlink()
+    drawn: list[dict[str, Any]] = []
+
+    def add(kind, path, title, **extra):
+        drawn.append({"kind": kind, "path": str(path.relative_to(out)), "title": title, **extra})
+
+    datasets = list(dict.fromkeys(g["dataset"] for g in groups))
+    sweep = next((e for e in EXPERIMENTS if "rate_distortion" in e.plots), None)
+    for dataset in datasets:
+        members = [g for g in groups if g["dataset"] == dataset]
+        with_rate = [g for g in members if (g["metrics"].get("rate") or {}).get("mean") is not None]
+        if with_rate:
+            line = []
+            if sweep is not None:
+                line = [g["variant"] for g in experiment_groups(sweep, with_rate)]
+            labelled = [{**g, "label": g["labels"].get(g["variant"], g["label"])} for g in with_rate]
+            path = plots.rate_distortion(labelled, folder / f"rate_distortion_{_safe(dataset)}.png",
+                                         f"{dataset}: rate vs distortion, mean ± std over seeds", line=line)
+            add("rate_distortion", path, f"Rate–distortion plane, {dataset}", dataset=dataset,
+                experiment=sweep.id if sweep and line else None)
+        with_kl = [g for g in members if g.get("kl_per_dim_sorted")]
+        if with_kl:
+            path = plots.kl_per_dim(with_kl, folder / f"kl_per_dim_{_safe(dataset)}.png",
+                                    f"{dataset}: KL per latent dimension (mean over seeds)")
+            kl_experiment = next((e.id for e in EXPERIMENTS if "kl_per_dim" in e.plots), None)
+            add("kl_per_dim", path, f"KL per dimension, {dataset}", dataset=dataset, experiment=kl_experiment)
+        with_fid = [g for g in members if (g["metrics"].get("fid_prior") or {}).get("mean") is not None]
+        if with_fid:
+            floor = ((payload.get("classifiers") or {}).get(dataset) or {}).get("fid_train_vs_test")
+            path = plots.fid_prior(with_fid, folder / f"fid_prior_{_safe(dataset)}.png",
+                                   f"{dataset}: sample quality of every model's prior", floor=floor)
+            add("fid_prior", path, f"Fréchet distance of prior samples, {dataset}", dataset=dataset)
+    for experiment in EXPERIMENTS:
+        if "fid_by_source" not in experiment.plots:
+            continue
+        members = [g for g in experiment_groups(experiment, groups)
+                   if any((g["metrics"].get(f"fid_{s}") or {}).get("mean") is not None for s in ("prior", "normal", "box"))]
+        if members:
+            path = plots.fid_by_source(members, folder / f"fid_by_source_{experiment.id}.png",
+                                       "Fréchet distance of decoded samples by where z comes from (mean ± std)")
+            add("fid_by_source", path, f"Fréchet distance by latent source ({experiment.title})",
+                experiment=experiment.id)
+    accuracy_experiment = next((e.id for e in EXPERIMENTS if "class_accuracy" in e.plots), None)
+    for group in groups:
+        if group.get("per_class_accuracy"):
+            names = CLASS_NAMES.get(group["dataset"], ())
+            path = plots.class_accuracy(group, folder / f"class_accuracy_{_safe(group['variant'])}--"
+                                                        f"{_safe(group['dataset'])}.png",
+                                        f"{group['label']} on {group['dataset']}: classifier accuracy on "
+                                        "samples of each requested class", class_names=names)
+            add("class_accuracy", path, f"Per-class sample accuracy, {group['label']} on {group['dataset']}",
+                variant=group["variant"], dataset=group["dataset"], experiment=accuracy_experiment)
+    return drawn

@@ -1,0 +1,218 @@
+"""One bench job in its own process: ``python -m zoo.bench.worker JOB.json``.
+
+The runner starts a fresh Python process per cell (and per classifier), so wall
+time, CPU time and peak resident memory (``ru_maxrss``, which only ever grows
+within a process) belong to that cell alone, and a crash or a kill takes down
+only that cell. The job file names everything the worker needs; the worker
+writes its result record atomically at the end, so a result file exists only
+for a job that finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SCHEMA_CELL = "zoo.bench.cell/1"
+SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
+GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
+EMPTY_GRID = 20  # cells per side of the grid behind latent_empty_fraction
+
+
+def usage() -> dict[str, float]:
+    """CPU seconds and peak resident memory (MiB) of this process so far (Linux: ru_maxrss is in KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_seconds": own.ru_utime + own.ru_stime, "peak_memory_mb": own.ru_maxrss / 1024.0}
+
+
+def _decode_in_chunks(model, codes: np.ndarray, labels: np.ndarray | None, chunk: int = 500) -> np.ndarray:
+    parts = []
+    for start in range(0, len(codes), chunk):
+        y = None if labels is None else labels[start:start + chunk]
+        parts.append(np.asarray(model.decode(codes[start:start + chunk].astype(np.float32), y)))
+    return np.concatenate(parts)
+
+
+def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chunk: int = 500) -> np.ndarray:
+    parts = []
+    for start in range(0, len(images), chunk):
+        y = None if labels is None else labels[start:start + chunk]
+        parts.append(np.asarray(model.encode(np.asarray(images[start:start + chunk], np.float32), y)))
+    return np.concatenate(parts)
+
+
+def latent_codes(model, source: str, count: int, seed: int, code_box: tuple[np.ndarray, np.ndarray],
+                 labels: np.ndarray | None) -> np.ndarray:
+    """``count`` latent codes from ``source``: prior p(z), N(0, I), or uniform over the test codes' box."""
+    import tensorflow as tf
+
+    latent = model.config.latent_dim
+    rng = np.random.default_rng([seed, {"prior": 0, "normal": 1, "box": 2}[source]])
+    if source == "normal":
+        return rng.standard_normal((count, latent))
+    if source == "box":
+        low, high = code_box
+        return rng.uniform(low, high, size=(count, latent))
+    prior = model.prior(None if labels is None else tf.convert_to_tensor(labels, tf.int32))
+    shape = (count,) if prior.batch_shape.rank == 0 else ()
+    return np.asarray(prior.sample(shape, seed=tf.constant([seed, 0])), dtype=np.float64)
+
+
+def empty_fraction(codes: np.ndarray, bins: int = EMPTY_GRID) -> float:
+    """2-D codes: the share of a bins × bins grid over their 1st–99th percentile box that holds no code."""
+    low, high = np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0)
+    inside = np.all((codes >= low) & (codes <= high), axis=1)
+    counts, _, _ = np.histogram2d(codes[inside, 0], codes[inside, 1], bins=bins,
+                                  range=[[low[0], high[0]], [low[1], high[1]]])
+    return float(np.mean(counts == 0))
+
+
+def run_cell(job: dict[str, Any]) -> dict[str, Any]:
+    from zoo import io as zio
+    from zoo.bench import plots
+    from zoo.bench.classifier import Scorer, to_unit
+    from zoo.data import load_dataset, resolve_binarization
+    from zoo.evaluation.runner import test_arrays
+    from zoo.likelihoods import is_binary
+    from zoo.run_dir import RunDir
+    from zoo.run_spec import RunSpec
+    from zoo.training.trainer import finish, load_model, train
+
+    started = time.perf_counter()
+    spec = RunSpec.from_dict(job["spec"])
+    run = RunDir(job["run_dir"])
+    out = Path(job["result_dir"])
+    figures = out / "figures"
+    # The run's manifest.json records sys.argv as its command: make it the equivalent `zoo train` call.
+    sys.argv = list(job["train_argv"])
+
+    train(spec, run, overwrite=True, evaluate=False)
+    trained = time.perf_counter()
+    metrics = finish(run)
+    evaluated = time.perf_counter()
+
+    model = load_model(run.model, spec.class_path)
+    data = load_dataset(spec.data.replace(test_subset=None))
+    binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
+    test_images, test_labels = test_arrays(data, binarization)
+    scored = test_images[: spec.data.test_subset] if spec.data.test_subset else test_images
+    scored_labels = test_labels[: len(scored)]
+    conditional = bool(model.is_conditional)
+    codes = _encode_in_chunks(model, scored, scored_labels if conditional else None)
+    code_box = (codes.min(axis=0), codes.max(axis=0))
+    latent_stats: dict[str, Any] = {
+        "code_std": [float(v) for v in codes.std(axis=0)] if codes.shape[1] <= 2 else None,
+        "code_box": [[float(a), float(b)] for a, b in zip(*code_box)] if codes.shape[1] <= 2 else None,
+        "code_std_mean": float(codes.std(axis=0).mean()),
+        "latent_empty_fraction": empty_fraction(codes) if codes.shape[1] == 2 else None,
+    }
+
+    scorer = None
+    if job.get("classifier"):
+        scorer = Scorer.load(job["classifier"])
+        count = min(job["fid_samples"], len(data.test.x))
+        scorer.set_reference(to_unit(data.test.x[:count]))
+    samples: dict[str, Any] = {}
+    count = job["fid_samples"]
+    num_classes = max(int(model.config.num_classes), 1)
+    labels = (np.arange(count) % num_classes).astype(np.int32) if conditional else None
+    for source in job["sampling"]:
+        z = latent_codes(model, source, count, job["seed"], code_box, labels)
+        images = np.clip(_decode_in_chunks(model, z, labels), 0.0, 1.0)
+        record = scorer.score_samples(images, labels) if scorer is not None else {"count": int(count)}
+        record["source"] = source
+        samples[source] = record
+        title = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box of the test codes"}[source]
+        plots.image_grid(images[:GRID_SAMPLES], figures / f"sample_grid_{source}.png",
+                         f"{job['label']}: decoded samples, z ~ {title}")
+
+    for png in sorted(run.figures.glob("*.png")):
+        shutil.copy2(png, figures / png.name)
+    manifest = zio.read_json(run.manifest)
+    state = zio.read_json(run.state) if run.state.exists() else {}
+    epoch_seconds = [row.get("seconds") for row in state.get("history", [])]
+    fit_seconds = sum(epoch_seconds) if epoch_seconds and all(s is not None for s in epoch_seconds) else None
+    epochs = int(state.get("epoch") or spec.train.epochs)
+    train_images = int(len(data.train.x) if spec.data.train_subset is None else min(spec.data.train_subset,
+                                                                                       len(data.train.x)))
+    train_seconds = trained - started
+    finished = time.perf_counter()
+    resources = usage()
+    return {
+        "schema": SCHEMA_CELL,
+        "status": "ok",
+        **job["cell"],
+        "fingerprint": job["fingerprint"],
+        "created": manifest.get("created"),
+        "command": {"bench": job["bench_command"], "train": " ".join(_quote(a) for a in job["train_argv"])},
+        "spec": job["spec"],
+        "metrics": {key: metrics.get(key) for key in (
+            "elbo", "distortion", "rate", "iwae", "iw_samples", "kl_per_dim", "active_units", "code_variance",
+            "latent_dim", "reconstruction_mse", "reconstruction_bce", "bits_per_dim", "num_examples", "likelihood",
+            "binarization", "epochs_trained", "best_epoch")},
+        "latent": latent_stats,
+        "samples": samples,
+        "classifier": job.get("classifier_record"),
+        "parameters": manifest.get("parameters"),
+        "epochs": epochs,
+        "train_images": train_images,
+        "train_seconds": train_seconds,
+        "fit_seconds": fit_seconds,
+        "eval_seconds": evaluated - trained,
+        "wall_seconds": finished - started,
+        "cpu_seconds": resources["cpu_seconds"],
+        "throughput": train_images * epochs / (fit_seconds or train_seconds),
+        "peak_memory_mb": resources["peak_memory_mb"],
+        "versions": manifest.get("versions"),
+        "data_checksums": (manifest.get("dataset") or {}).get("checksums"),
+        "git_commit": manifest.get("git_commit"),
+        "platform": manifest.get("platform"),
+        "devices": manifest.get("devices"),
+        "figures": sorted(p.name for p in figures.glob("*.png")),
+    }
+
+
+def run_classifier(job: dict[str, Any]) -> dict[str, Any]:
+    from zoo.bench.classifier import fit_and_save
+    from zoo.data import DataConfig, load_dataset
+    from zoo.run_dir import git_commit, package_versions
+
+    started = time.perf_counter()
+    data = load_dataset(DataConfig.from_dict(job["data"]))
+    record = fit_and_save(data, Path(job["path"]), epochs=job["epochs"], train_subset=job["train_subset"],
+                          fid_samples=job["fid_samples"])
+    return {"schema": SCHEMA_CLASSIFIER, "status": "ok", "fingerprint": job["fingerprint"], **record,
+            "wall_seconds": time.perf_counter() - started, **usage(), "versions": package_versions(),
+            "git_commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(str(arg))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m zoo.bench.worker JOB.json", file=sys.stderr)
+        return 2
+    from zoo import io as zio
+
+    job = json.loads(Path(argv[0]).read_text())
+    result = run_cell(job) if job["kind"] == "cell" else run_classifier(job)
+    zio.write_json(job["result_path"], result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
