@@ -30,7 +30,8 @@ def test_beta_vae_overrides_only_the_regulariser():
     b = beta.loss_terms(images, labels, seed)
     # Same ELBO terms; the loss adds 3 more rates.
     np.testing.assert_allclose(a["elbo"], b["elbo"], rtol=1e-6)
-    np.testing.assert_allclose(b["loss"] - a["loss"], 3.0 * np.mean(a["rate"]), rtol=1e-5)
+    # float32 losses of ~500 nats: the difference carries ~1e-4 absolute rounding.
+    np.testing.assert_allclose(b["loss"] - a["loss"], 3.0 * np.mean(a["rate"]), atol=1e-3)
 
 
 def test_capacity_schedule_ramps_c_linearly():
