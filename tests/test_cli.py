@@ -11,6 +11,8 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
+from zoo.cli import app
+
 SMALL = ["--train-subset", "512", "--epochs", "1", "--iw-samples", "4", "--set", "data.validation_size=256",
          "--set", "data.test_subset=256", "--set", "model.hidden_units=[64]"]
 
@@ -30,6 +32,15 @@ def error_line(result) -> str:
     assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def in_process_error(args, capsys) -> str:
+    """Runs the same entry point as the `zoo` script in this process (a subprocess per case would
+    only add TensorFlow's import time; test_subprocess_errors covers real processes)."""
+    with pytest.raises(SystemExit) as exit_info:
+        app([str(arg) for arg in args], prog_name="zoo")
+    captured = capsys.readouterr()
+    return error_line(subprocess.CompletedProcess(args, exit_info.value.code, captured.out, captured.err))
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +101,20 @@ def test_rerun_with_a_different_config_is_refused_and_keeps_the_run(cvae_run, sh
         (["evaluate", "/nonexistent/run"], "is not a zoo run folder"),
     ],
 )
-def test_bad_input_gives_one_line_and_exit_2(args, expected, shared_data_dir):
-    assert expected in error_line(zoo(*args, data_dir=shared_data_dir))
+def test_bad_input_gives_one_line_and_exit_2(args, expected, shared_data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    assert expected in in_process_error(args, capsys)
 
 
-def test_missing_data_dir_and_malformed_registry(tmp_path):
-    line = error_line(zoo("train", "vae", "--data-dir", tmp_path / "nowhere", "--epochs", "1"))
-    assert "nowhere" in line
+def test_subprocess_errors(shared_data_dir):
+    assert "unknown model 'vea'" in error_line(zoo("train", "vea", data_dir=shared_data_dir))
+
+
+def test_missing_data_dir_and_malformed_registry(tmp_path, capsys):
+    assert "nowhere" in in_process_error(["train", "vae", "--data-dir", tmp_path / "nowhere", "--epochs", "1"], capsys)
     broken = tmp_path / "broken.yaml"
     broken.write_text("models:\n  x: {class: zoo.models.vae:VAE\n")
-    assert "is not valid YAML at line" in error_line(zoo("list", "--registry", broken))
+    assert "is not valid YAML at line" in in_process_error(["list", "--registry", broken], capsys)
 
 
 def test_list_shows_every_entry():
