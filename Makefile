@@ -10,7 +10,7 @@ export ZOO_DATA_DIR
 # Slow end-to-end tests (real training on MNIST) run in their own bounded step.
 SLOW_TIMEOUT ?= 900
 
-.PHONY: install train test test-fast test-slow docs clean
+.PHONY: install train test test-fast test-slow docs chromium clean
 
 $(BIN)/zoo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: test-fast test-slow
 
 test-fast: install
 	$(BIN)/python -m pytest -q
+
+# The docs site, built strictly into site/ (the model, CLI and comparison pages are regenerated first).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/zoo docs build
+
+# Debian's chromium for the docs browser test (tests/test_docs_site.py); CI runs this as root.
+chromium:
+	command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q chromium; }
 
 # pytest exits 5 when no test carries the marker; that is not a failure.
 test-slow: install

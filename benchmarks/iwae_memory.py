@@ -125,6 +125,7 @@ def main() -> int:
 
     command = "python benchmarks/iwae_memory.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     started = datetime.now(timezone.utc)
+    host = machine()  # before the measurements, so the load average is the one they started under
     rows: list[dict] = []
     result: dict = {"all_under_limit": True}
     for count in args.images:
@@ -139,16 +140,16 @@ def main() -> int:
         row["load_average_after"] = [float(x) for x in open("/proc/loadavg").read().split()[:3]]
         rows.append(row)
         print(json.dumps(row), flush=True)
-        result = write_results(args, command, started, rows)  # after every row: a long run keeps what it has
+        result = write_results(args, command, started, host, rows)  # after every row: a long run keeps what it has
     return 0 if result["all_under_limit"] else 1
 
 
-def write_results(args: argparse.Namespace, command: str, started: datetime, rows: list[dict]) -> dict:
+def write_results(args: argparse.Namespace, command: str, started: datetime, host: dict, rows: list[dict]) -> dict:
     limit_mb = args.limit_gb * 1024
     result = {
         "command": command,
         "date": started.isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": host,
         "model": "vae (registry default: MLP 784-512-512-32, bernoulli), random initial weights",
         "data": "MNIST test split (first N images), binarised once with seed 0",
         "limit_mb": limit_mb,
@@ -169,26 +170,44 @@ def markdown(result: dict) -> str:
         f"Produced by: `{result['command']}` on {result['date']}.",
         "",
         f"Machine: {m['nproc']} CPUs ({m['affinity_cpus']} usable), {m['ram_gb']} GB RAM, no GPU, {m['platform']}, "
-        f"Python {m['python']}; load average at start {m['load_average_at_start']} (the machine is shared with "
-        "other jobs, so wall times are indicative only; peak RSS does not depend on load).",
+        f"Python {m['python']}; {_load_note(result)} (the machine is shared with other jobs, so wall times are "
+        "indicative only; peak RSS does not depend on load).",
         "",
         f"Model: {result['model']}. Data: {result['data']}. Evaluation config: the default "
         f"(batch {result['measurements'][0]['batch_size']}, iw_chunk {result['measurements'][0]['iw_chunk']}). "
-        "Each row is a fresh process; peak RSS is `getrusage(RUSAGE_SELF).ru_maxrss` at the end, "
-        "'before' is the peak after imports, data loading and model building.",
+        "Each row is a fresh process; peak RSS is `getrusage(RUSAGE_SELF).ru_maxrss` at the end (the whole "
+        "process: TensorFlow, the MNIST arrays `zoo evaluate` loads, the model and the evaluation); "
+        "'RSS before evaluation' is VmRSS after imports, data loading and model building.",
         "",
-        "| test images | k | peak RSS before evaluation (MB) | peak RSS (MB) | evaluation wall time (s) | "
-        "IWAE (nats) | ELBO (nats) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| test images | k | RSS before evaluation (MB) | peak RSS (MB) | peak − RSS before (MB) | "
+        "evaluation wall time (s) | load average after | IWAE (nats) | ELBO (nats) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for row in result["measurements"]:
-        lines.append(f"| {row['images']} | {row['k']} | {row['peak_before_evaluation_mb']:.0f} | "
-                     f"{row['peak_rss_mb']:.0f} | {row['evaluation_seconds']:.0f} | {row['iwae']:.2f} | "
+        load = row.get("load_average_after")
+        lines.append(f"| {row['images']} | {row['k']} | {row['rss_before_mb']:.0f} | {row['peak_rss_mb']:.0f} | "
+                     f"{row['peak_rss_mb'] - row['rss_before_mb']:.0f} | {row['evaluation_seconds']:.0f} | "
+                     f"{' '.join(f'{x:.1f}' for x in load) if load else '-'} | {row['iwae']:.2f} | "
                      f"{row['elbo']:.2f} |")
     peak = max(row["peak_rss_mb"] for row in result["measurements"])
     verdict = "under" if result["all_under_limit"] else "OVER"
-    lines += ["", f"Largest peak: {peak:.0f} MB, {verdict} the {result['limit_mb'] / 1024:.0f} GB limit.", ""]
+    lines += [
+        "",
+        f"Largest peak: {peak:.0f} MB, {verdict} the {result['limit_mb'] / 1024:.0f} GB limit.",
+        "",
+        "'RSS before evaluation' includes the test images as float32 (N x 784 x 4 bytes: 31 MB for 10 000); "
+        "'peak − RSS before' is what the evaluation itself adds (running sums, one batch x one chunk of "
+        "importance samples), which is what must not grow with the number of images.",
+        "",
+    ]
     return "\n".join(lines)
+
+
+def _load_note(result: dict) -> str:
+    m = result["machine"]
+    if "load_average_at_start" in m:
+        return f"load average at start {m['load_average_at_start']}"
+    return f"load average when the results were written {m['load_average_at_end']}"
 
 
 if __name__ == "__main__":

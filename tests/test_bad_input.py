@@ -66,6 +66,28 @@ def test_sample_to_a_path_below_a_regular_file_is_one_line(finished_run, tmp_pat
     assert f"cannot use {blocker}" in line and "check the path" in line
 
 
+def test_disk_full_while_writing_metrics_keeps_the_previous_metrics(finished_run, tmp_path, shared_data_dir,
+                                                                   monkeypatch, capsys):
+    import errno
+
+    from zoo import io as zio
+
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    run = copy_of(finished_run, tmp_path)
+    before = snapshot(run)
+    write_text = zio.write_text
+
+    def full(target, text):
+        if Path(target).name == "metrics.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write_text(target, text)
+
+    monkeypatch.setattr(zio, "write_text", full)
+    line = one_error_line(run_cli(capsys, "evaluate", run, "--no-figures", "--iw-samples", "3"))
+    assert f"disk full while writing {run / 'metrics.json'}" in line
+    assert snapshot(run) == before
+
+
 # --------------------------------------------------------------------- safe mode
 
 

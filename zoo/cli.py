@@ -275,7 +275,8 @@ def bench(
     seeds: Optional[int] = typer.Option(None, min=1, help="Seeds per cell: 0 .. N-1 (default: the budget's)."),
     experiments: Optional[bool] = typer.Option(None, "--experiments/--no-experiments",
                                                help="Add the comparison experiments' cells (default: the budget's)."),
-    force: bool = typer.Option(False, help="Rerun cells (and classifiers) that already finished."),
+    force: bool = typer.Option(False, help="Rerun cells that already finished (classifiers are cached by "
+                                           "their settings)."),
     out: Optional[Path] = typer.Option(None, help="Results folder (default benchmarks/results/BUDGET)."),
     work_dir: Optional[Path] = typer.Option(None, help="Run folders (default runs/bench/BUDGET)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells and their `zoo train` commands only."),

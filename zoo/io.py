@@ -100,7 +100,9 @@ def describe_os_error(error: OSError, path: str | os.PathLike | None = None, ver
     """A short user-facing description of a failed write, e.g. 'disk full while writing X (...)'."""
     where = path if path is not None else error.filename
     if is_disk_full(error):
-        return f"disk full while writing {where} ({error.strerror})"
+        return f"disk full while writing {where} ({error.strerror})" if where else f"disk full ({error.strerror})"
+    if where is None:
+        return f"{verb} failed ({error.strerror or error})"
     return f"cannot {verb} {where} ({error.strerror or error})"
 
 

@@ -63,7 +63,7 @@ def models_page() -> str:
         spec = resolve(entry)
         model = spec.model_config(spec.data.expected_image_shape, spec.data.expected_num_classes)
         resolved[name] = (entry, spec, model)
-        lines.append(f"| [`{name}`](#{name.replace('_', '-')}) | `{entry.class_path}` | {spec.data.name} | "
+        lines.append(f"| [`{name}`](#{name}) | `{entry.class_path}` | {spec.data.name} | "
                      f"{model.latent_dim} | {model.architecture} | {model.likelihood} | {spec.train.epochs} | "
                      f"{_md(entry.paper)} |")
     lines.append("")
@@ -84,7 +84,8 @@ def models_page() -> str:
                   f"- **evaluation**: IWAE k = {spec.evaluation.iw_samples}, active-unit threshold "
                   f"{spec.evaluation.active_unit_threshold:g}", "",
                   "Registry entry:", "", "```yaml",
-                  yaml.safe_dump({name: entry.to_yaml_dict()}, sort_keys=False, allow_unicode=True).rstrip(),
+                  yaml.safe_dump({name: entry.to_yaml_dict()}, sort_keys=False, allow_unicode=True,
+                                 default_flow_style=None, width=100).rstrip(),
                   "```", "",
                   "Resolved model config (what `zoo train " + name + "` builds):", "", "```json",
                   json.dumps(model.to_dict(), indent=None), "```", "",
@@ -96,13 +97,14 @@ def models_page() -> str:
 
 
 def cli_page() -> str:
-    import click
+    """Reads the Typer app through the Click-style command objects Typer builds (``typer.main.get_command``):
+    each command's help, usage line and, per parameter, the help record ``--help`` prints."""
     import typer
 
     from zoo.cli import app
 
     group = typer.main.get_command(app)
-    root = click.Context(group, info_name="zoo")
+    root = group.context_class(group, info_name="zoo")
     lines = [GENERATED_NOTE.format(source="the Typer app in zoo/cli.py"), "", "# CLI reference", "",
              (group.help or "").strip(), "",
              "Every command prints the same with `--help`. User errors end with one line on stderr "
@@ -115,31 +117,28 @@ def cli_page() -> str:
     lines.append("")
     for name in names:
         command = group.get_command(root, name)
-        context = click.Context(command, info_name=name, parent=root)
-        usage = " ".join(command.collect_usage_pieces(context))
+        # Only the basic attributes of Click parameters (names, default, help), so the page does not
+        # change with the Typer version's help formatting.
+        arguments = [p for p in command.params if getattr(p, "param_type_name", "") == "argument"]
+        usage = " ".join(["[OPTIONS]"] + [p.name.upper() if p.required else f"[{p.name.upper()}]" for p in arguments])
         lines += [f"## `zoo {name}`", "", (command.help or "").strip(), "", "```text",
-                  f"zoo {name} {usage}".rstrip(), "```", ""]
+                  f"zoo {name} {usage}", "```", ""]
         rows = []
         for param in command.params:
-            if isinstance(param, click.Argument):
-                what = f"`{param.human_readable_name}`"
-                kind = "argument" + ("" if param.required else ", optional")
-                help_text = getattr(param, "help", None) or ""
+            if getattr(param, "hidden", False):
+                continue
+            help_text = getattr(param, "help", None) or ""
+            if param in arguments:
+                what = f"`{param.name.upper()}`"
+                kind = "argument" if param.required else "argument, optional"
             else:
-                if param.hidden:
-                    continue
-                what = ", ".join(f"`{opt}`" for opt in [*param.opts, *param.secondary_opts])
-                kind = "flag" if param.is_flag else param.type.name.lower()
-                help_text = param.help or ""
+                what = f"`{' / '.join([*param.opts, *param.secondary_opts])}`"
+                kind = "flag" if getattr(param, "is_flag", False) else "option"
             default = param.default
-            if callable(default) or default in (None, (), []) or (param.param_type_name == "option"
-                                                                  and param.is_flag and default is False):
-                shown = ""
-            else:
-                shown = f"`{default}`"
-            rows.append(f"| {what} | {kind} | {shown} | {_md(help_text)} |")
+            shown = "" if callable(default) or default in (None, False, (), []) else f"`{default}`"
+            rows.append(f"| {_md(what)} | {kind} | {shown} | {_md(help_text)} |")
         if rows:
-            lines += ["| parameter | type | default | help |", "| --- | --- | --- | --- |", *rows, ""]
+            lines += ["| parameter | kind | default | help |", "| --- | --- | --- | --- |", *rows, ""]
     return "\n".join(lines)
 
 
@@ -181,8 +180,10 @@ def bench_page() -> str:
              "against the requested class;",
              "- the **class entropy** of the classifier's predictions on unconditional samples (log 10 = 2.30 "
              "when every class is equally frequent; low values reveal samples that collapse onto a few classes);",
-             "- for 2-D latents, the **empty-cell fraction**: the share of a 20 × 20 grid over the 1st–99th "
-             "percentile box of the test codes that holds no code — a number for the 'gaps' of a latent space.",
+             "- for 2-D latents, the **empty-cell fraction**: the test codes are whitened (zero mean, identity "
+             "covariance) and it is the share of the cells of a 20 × 20 grid over [−2, 2]² inside the disc of "
+             "radius 2 that hold no code — a number for the 'gaps' of a latent space (about 0.04 for 2,000 "
+             "Gaussian codes, above 0.5 for well-separated clusters).",
              "",
              "Finished cells (same fingerprint: resolved config, samplers, classifier settings) are skipped on "
              "a rerun unless `--force`. A cell that crashes, times out or cannot be configured is recorded with "
@@ -192,9 +193,15 @@ def bench_page() -> str:
              "| budget | " + " | ".join(f"`{f}`" for f in fields) + " | what |",
              "| --- | " + " | ".join("---:" for _ in fields) + " | --- |"]
     for name, budget in BUDGETS.items():
-        values = [("all" if getattr(budget, f) is None and f != "epochs" else
-                   "registry" if getattr(budget, f) is None else f"{getattr(budget, f):g}"
-                   if isinstance(getattr(budget, f), float) else str(getattr(budget, f))) for f in fields]
+        def shown(field: str) -> str:
+            value = getattr(budget, field)
+            if value is None:
+                return {"epochs": "registry's", "cell_timeout": "none"}.get(field, "all")
+            if isinstance(value, bool):
+                return "yes" if value else "no"
+            return f"{value:g}" if isinstance(value, float) else str(value)
+
+        values = [shown(f) for f in fields]
         lines.append(f"| `{name}` | " + " | ".join(values) + f" | {_md(budget.description)} |")
     lines += ["", "Per-variant overrides (the conv models cost far more CPU per image):", ""]
     for name, budget in BUDGETS.items():
@@ -220,6 +227,21 @@ def bench_page() -> str:
 
 
 # ---------------------------------------------------------------- comparisons
+
+
+FIGURE_TITLES = {
+    "latent_scatter.png": "posterior means by class",
+    "latent_histograms.png": "per-class histograms of z",
+    "manifold.png": "decoded grid, N(0, I) quantiles",
+    "manifold_box.png": "decoded grid, uniform box [−3, 3]²",
+    "sample_grid_prior.png": "z ~ p(z)",
+    "sample_grid_normal.png": "z ~ N(0, I)",
+    "sample_grid_box.png": "z ~ uniform box of the test codes",
+    "samples_by_class.png": "samples, one row per class",
+    "reconstructions.png": "inputs and reconstructions",
+    "traversals.png": "latent traversals",
+    "kl_per_dim.png": "KL per dimension",
+}
 
 
 class Assets:
@@ -277,7 +299,8 @@ def _figure_table(columns: Sequence[Mapping[str, Any]], rows: Sequence[str], ass
             link = assets(f"{cell['result_dir']}/figures/{name}") if cell else None
             images.append(f"![{name} of {group['label']}]({link})" if link else "–")
         if any(i != "–" for i in images):
-            lines.append(f"| `{name}` | " + " | ".join(images) + " |")
+            lines.append(f"| {FIGURE_TITLES.get(name, name.removesuffix('.png').replace('_', ' '))} | "
+                         + " | ".join(images) + " |")
     lines += ["", "</div>", ""]
     return lines
 
@@ -307,9 +330,9 @@ def _commentary(experiment_id: str, groups: Sequence[Mapping[str, Any]]) -> list
         ae, vae = groups[0], groups[1]
         gap_ae, gap_vae = mean(ae, "latent_empty_fraction"), mean(vae, "latent_empty_fraction")
         if gap_ae is not None and gap_vae is not None and experiment_id == "ae-vs-vae":
-            out.append(f"The {ae['label']} leaves {100 * gap_ae:.0f}% of the grid over its test codes empty, the "
-                       f"{vae['label']} {100 * gap_vae:.0f}%: the autoencoder's latent space has "
-                       f"{'more' if gap_ae > gap_vae else 'fewer'} gaps.")
+            out.append(f"Whitened, the {ae['label']}'s test codes leave {100 * gap_ae:.0f}% of the grid cells in "
+                       f"the disc of radius 2 empty, the {vae['label']}'s {100 * gap_vae:.0f}%: the autoencoder's "
+                       f"latent space has {'more' if gap_ae > gap_vae else 'fewer'} gaps.")
         for source, name in (("prior", "its prior"), ("normal", "N(0, I)"), ("box", "the uniform box")):
             a, b = mean(ae, f"fid_{source}"), mean(vae, f"fid_{source}")
             if a is not None and b is not None:
@@ -330,6 +353,25 @@ def _commentary(experiment_id: str, groups: Sequence[Mapping[str, Any]]) -> list
             out.append(f"The classifier assigns {100 * accuracy:.1f}% of the class-conditional samples to the "
                        "class they were requested for.")
     return [" ".join(out), ""] if out else []
+
+
+def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> list[str]:
+    """One sentence on how long each group trained (steps = epochs × batches per epoch)."""
+    import math
+
+    cells = {c["id"]: c for c in payload["cells"]}
+    parts = []
+    for group in groups:
+        cell = next((cells[i] for i in group["cells"] if cells.get(i, {}).get("status") == "ok"), None)
+        if not cell:
+            continue
+        epochs, images = cell.get("epochs"), cell.get("train_images")
+        batch = cell["spec"]["train"]["batch_size"]
+        steps = epochs * math.ceil(images / batch) if epochs and images else None
+        parts.append(f"{group['label']}: {epochs} epochs on {images:,} training images in batches of {batch}"
+                     + (f" ({steps:,} steps)" if steps else ""))
+    return ["*Training:* " + "; ".join(parts) + ". The registry's own settings train much longer "
+            "(`zoo bench --budget full`), so these are early-training snapshots.", ""] if parts else []
 
 
 def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
@@ -381,6 +423,7 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
         members = experiment_groups(experiment, groups)
         lines = _header(payload, experiment.title) + [experiment.summary, "",
                                                       f"*Reference:* {experiment.reference}.", ""]
+        lines += _training(members, payload)
         lines += _commentary(experiment.id, members)
         lines += ["## Numbers", "", group_table(members, experiment.columns, payload, name_column="variant"), ""]
         plots = [f for f in figures if f.get("experiment") == experiment.id]

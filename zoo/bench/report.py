@@ -122,14 +122,34 @@ def budget_sentence(payload: Mapping[str, Any]) -> str:
 
 
 def provenance(payload: Mapping[str, Any]) -> str:
+    """Which command(s) computed the cells, when, on what machine and software."""
     machine = payload["machine"]
     versions = machine.get("versions") or {}
-    minutes = payload["wall_seconds"] / 60
-    return (f"Produced by `{payload['command']}`, finished {payload['finished'][:10]} "
-            f"({minutes:.0f} min wall for the cells run that time), git `{machine.get('git_commit') or 'unknown'}`, "
-            f"on {machine['platform']} with {machine['cpus']} CPUs; Python {machine['python']}, "
-            f"TensorFlow {versions.get('tensorflow')}, TFP {versions.get('tensorflow-probability')}, "
-            f"Keras {versions.get('keras')}.")
+    runs: dict[str, list[str]] = {}
+    for cell in payload["cells"]:
+        if cell.get("status") == "ok":
+            runs.setdefault((cell.get("command") or {}).get("bench") or payload["command"], []).append(
+                str(cell.get("created") or "")[:10])
+    if runs:
+        described = []
+        for command, dates in runs.items():
+            days = sorted(d for d in dates if d)
+            when = days[0] if days and days[0] == days[-1] else (f"{days[0]} to {days[-1]}" if days else "?")
+            described.append(f"`{command}` on {when} ({len(dates)} cells)")
+        made = "Produced by " + "; ".join(described)
+    else:
+        made = f"Produced by `{payload['command']}` on {payload['finished'][:10]}"
+    longest = max((i for i in payload.get("invocations") or [] if i.get("ran")),
+                  key=lambda i: len(i["ran"]), default=None)
+    if longest:
+        made += (f"; the run that computed {len(longest['ran'])} of them took {longest['wall_seconds'] / 60:.0f} min "
+                 "of wall time")
+    cpu = sum(c.get("cpu_seconds") or 0.0 for c in payload["cells"]) / 60
+    wall = sum(c.get("process_seconds") or c.get("wall_seconds") or 0.0 for c in payload["cells"]) / 60
+    return (f"{made}, on {machine['platform']} with {machine['cpus']} CPUs (shared with other jobs): "
+            f"{wall:.0f} min of cell wall time, {cpu:.0f} min of CPU time; git `{machine.get('git_commit') or '?'}`, "
+            f"Python {machine['python']}, TensorFlow {versions.get('tensorflow')}, "
+            f"TFP {versions.get('tensorflow-probability')}, Keras {versions.get('keras')}.")
 
 
 NOTES = (

@@ -244,7 +244,11 @@ def run_job(job: dict[str, Any], job_dir: Path, *, timeout: float | None, env: M
     wall = time.perf_counter() - started
     log_text = log_path.read_text(errors="replace")
     if returncode == 0 and result_path.exists():
-        return zio.read_json(result_path)
+        # The worker's own timings start after its imports; this one is the whole process.
+        record = zio.read_json(result_path)
+        record["process_seconds"] = wall
+        zio.write_json(result_path, record)
+        return record
     error = f"timed out after {timeout:.0f} s" if timed_out else _error_summary(log_text, returncode)
     return {"status": "failed", "error": error, "returncode": returncode, "wall_seconds": wall,
             "log": str(log_path), "log_tail": log_text.splitlines()[-30:]}
@@ -317,7 +321,8 @@ def run_bench(budget: Budget, *, registry_file: str | None = None, models: Seque
     classifiers: dict[str, dict[str, Any] | None] = {}
     try:
         for dataset in dict.fromkeys(c.dataset for c in cells if c.labelled and c.error is None):
-            classifiers[dataset] = ensure_classifier(dataset, budget, out, work, force=force, env=env, log=log)
+            # Classifiers are cached by their settings; --force reruns cells, not them (delete one to retrain).
+            classifiers[dataset] = ensure_classifier(dataset, budget, out, work, force=False, env=env, log=log)
         for index, cell in enumerate(cells, 1):
             where = f"[{index}/{len(cells)}] {cell.id}"
             result_dir = out / "cells" / cell.dirname
@@ -349,7 +354,7 @@ def run_bench(budget: Budget, *, registry_file: str | None = None, models: Seque
                    "classifier_record": {k: classifier.get(k) for k in ("dataset", "test_accuracy", "fingerprint")}
                    if classifier else None}
             log(f"{where}: running ({cell.label})")
-            record = run_job(job, work / cell.dirname / "_bench", timeout=budget.cell_timeout, env=env)
+            record = run_job(job, work / "_jobs" / cell.dirname, timeout=budget.cell_timeout, env=env)
             if record.get("status") != "ok":
                 record = {"schema": "zoo.bench.cell/1", **cell.describe(), "fingerprint": cell.fingerprint,
                           "command": {"bench": command, "train": " ".join(shlex.quote(a) for a in argv)}, **record}
@@ -502,14 +507,24 @@ def write_results(out: Path, budget: Budget, *, command: str, started: str, wall
             experiments.append({**dataclasses.asdict(experiment),
                                 "variants": [v.id for v in experiment.variants],
                                 "groups": [(g["variant"], g["dataset"]) for g in members]})
+    # Every invocation that wrote this folder, oldest first (the folder accumulates cells across runs).
+    previous = _read(out / "results.json") or {}
+    invocations = list(previous.get("invocations") or ([{
+        "command": previous["command"], "started": previous.get("started"), "finished": previous.get("finished"),
+        "wall_seconds": previous.get("wall_seconds"), **(previous.get("last_run") or {})}]
+        if previous.get("command") else []))
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    invocations.append({"command": command, "started": started, "finished": finished, "wall_seconds": wall_seconds,
+                        "ran": outcome.ran, "skipped": outcome.skipped, "failed": outcome.failed})
     payload = {
         "schema": SCHEMA,
         "budget": budget.to_dict(),
         "command": command,
         "started": started,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": finished,
         "wall_seconds": wall_seconds,
         "last_run": {"ran": outcome.ran, "skipped": outcome.skipped, "failed": outcome.failed},
+        "invocations": invocations,
         "machine": _machine(),
         "classifiers": classifiers,
         "cells": records,

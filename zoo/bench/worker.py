@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SCHEMA_CELL = "zoo.bench.cell/1"
 SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
 GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
-EMPTY_GRID = 20  # cells per side of the grid behind latent_empty_fraction
+EMPTY_GRID = 20  # cells per side of the grid behind latent_empty_fraction (over ±2 whitened std)
 
 
 def usage() -> dict[str, float]:
@@ -68,13 +67,23 @@ def latent_codes(model, source: str, count: int, seed: int, code_box: tuple[np.n
     return np.asarray(prior.sample(shape, seed=tf.constant([seed, 0])), dtype=np.float64)
 
 
-def empty_fraction(codes: np.ndarray, bins: int = EMPTY_GRID) -> float:
-    """2-D codes: the share of a bins × bins grid over their 1st–99th percentile box that holds no code."""
-    low, high = np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0)
-    inside = np.all((codes >= low) & (codes <= high), axis=1)
-    counts, _, _ = np.histogram2d(codes[inside, 0], codes[inside, 1], bins=bins,
-                                  range=[[low[0], high[0]], [low[1], high[1]]])
-    return float(np.mean(counts == 0))
+def empty_fraction(codes: np.ndarray, bins: int = EMPTY_GRID, radius: float = 2.0) -> float:
+    """2-D codes: how much of the space they span holds no code — a number for the "gaps".
+
+    The codes are whitened (zero mean, identity covariance), so scale, shift and correlation do not
+    count; then the share of the cells of a ``bins`` × ``bins`` grid over [−radius, radius]² whose
+    centre lies within ``radius`` that hold no code. Codes that fill their region (a VAE's near-Gaussian
+    disc) score low; clusters with empty space between them (an autoencoder's) score high. The value
+    depends on the number of codes, so compare cells with the same test subset.
+    """
+    centred = codes - codes.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(centred, rowvar=False))
+    white = centred @ vectors / np.sqrt(np.maximum(values, 1e-12))
+    edges = np.linspace(-radius, radius, bins + 1)
+    counts, _, _ = np.histogram2d(white[:, 0], white[:, 1], bins=[edges, edges])
+    centres = (edges[:-1] + edges[1:]) / 2
+    inside = np.hypot(*np.meshgrid(centres, centres, indexing="ij")) <= radius
+    return float(np.mean(counts[inside] == 0))
 
 
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +146,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
                          f"{job['label']}: decoded samples, z ~ {title}")
 
     for png in sorted(run.figures.glob("*.png")):
-        shutil.copy2(png, figures / png.name)
+        plots.compact_copy(png, figures / png.name)
     manifest = zio.read_json(run.manifest)
     state = zio.read_json(run.state) if run.state.exists() else {}
     epoch_seconds = [row.get("seconds") for row in state.get("history", [])]

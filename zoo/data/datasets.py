@@ -19,6 +19,16 @@ For Cartoon Set and folders the split is decided on the file list, and only the
 files that end up in a split are decoded: a subset run (tests, smoke runs)
 decodes a few images, not ten thousand, and gets exactly the examples a full
 load followed by subsetting would give.
+
+Memory: when the decoded images of a Cartoon Set / folder load (train +
+validation + test, counted as S x S x 3 bytes each) would exceed
+``memory_budget_mb``, the training split is streamed from disk instead: its
+``Split.x`` is a ``StreamedImages`` (file list, shape, dtype) and the training
+pipeline decodes and resizes each batch's files in the same deterministic
+per-epoch order, giving the same batches as the in-memory path. Every training
+file is still decoded once at load time (and the verdict cached) so a bad file
+is reported before training. Validation and test splits (a bounded fraction)
+stay in memory: evaluation and figures index them freely.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data import download as _download
-from zoo.data.folder import files_digest, list_image_files, load_images
+from zoo.data.folder import StreamedImages, files_digest, list_image_files, load_images, scan_images
 from zoo.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from zoo.data.sources import CARTOON_MIRROR_SIZES, CLASS_NAMES, DATASET_FOLDERS, IDX_SOURCES
 from zoo.config import Config, bounded_field, choice_field
@@ -74,6 +84,9 @@ class DataConfig(Config):
     train_subset: int | None = bounded_field(None, minimum=1, help="cap on train examples; unset = all")
     test_subset: int | None = bounded_field(None, minimum=1, help="first n test examples; unset = all")
     download: bool = True
+    memory_budget_mb: int = bounded_field(
+        1024, minimum=0, help="cartoon/folder: above this decoded size the training split is streamed from disk"
+    )
 
     def validate(self) -> None:
         if not self.name:
@@ -123,9 +136,12 @@ class DataConfig(Config):
 
 @dataclass
 class Split:
-    """Images (uint8, NHWC) and labels (int32, (N,); zeros when unlabeled)."""
+    """Images (uint8, NHWC) and labels (int32, (N,); zeros when unlabeled).
 
-    x: np.ndarray
+    ``x`` is an array, or a ``StreamedImages`` for a training split streamed from disk.
+    """
+
+    x: np.ndarray | StreamedImages
     y: np.ndarray
 
     def __post_init__(self) -> None:
@@ -268,7 +284,20 @@ def _load_image_folder(config: DataConfig, name: str, folder: Path, *, prefix: s
     test_idx = test_idx[: config.test_subset]
     # Decode only the files that some split uses, once, in file order.
     needed = np.unique(np.concatenate([train_idx, val_idx, test_idx]))
-    images = load_images([files[i] for i in needed], config.resolved_image_size)
+    size = config.resolved_image_size
+    stream = len(needed) * size * size * 3 > config.memory_budget_mb * 2**20
+    if stream:
+        needed = np.unique(np.concatenate([val_idx, test_idx]))
+    images = load_images([files[i] for i in needed], size)
+    train_x = None
+    if stream:
+        # Channels follow the folder-wide rule: one only if every image (streamed ones too) is grey.
+        train_files = [files[i] for i in train_idx]
+        train_grey = scan_images(train_files, size)  # also checks every file decodes, before training
+        channels = 1 if images.shape[-1] == 1 and train_grey else 3
+        if images.shape[-1] != channels:
+            images = np.repeat(images, channels, axis=-1)  # grey decodes to equal R, G and B
+        train_x = StreamedImages(train_files, size, channels)
 
     def split(indices: np.ndarray) -> Split:
         rows = np.searchsorted(needed, indices)
@@ -276,7 +305,7 @@ def _load_image_folder(config: DataConfig, name: str, folder: Path, *, prefix: s
 
     return ImageData(
         name=name,
-        train=split(train_idx),
+        train=Split(train_x, np.zeros(len(train_idx), dtype=np.int32)) if stream else split(train_idx),
         validation=split(val_idx),
         test=split(test_idx),
         num_classes=0,

@@ -29,12 +29,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from zoo.errors import ZooError
-from zoo.io import atomic_path
+from zoo.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,8 @@ def _write_cache(path: Path, images: np.ndarray) -> None:
         log.warning("could not write image cache %s (%s)", path, error)
 
 
-def _decode_files(files: Sequence[ImageFile], image_size: int) -> np.ndarray:
+def _decoded_batches(files: Sequence[ImageFile], image_size: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yields (position, uint8 RGB batch, is_grey flags) in file order; ZooError names a bad file."""
     import tensorflow as tf  # deferred: listing and cache hits need no TensorFlow
 
     paths = tf.constant([str(f.path) for f in files])
@@ -166,8 +167,6 @@ def _decode_files(files: Sequence[ImageFile], image_size: int) -> np.ndarray:
         deterministic=True,  # errors then surface in file order, so we know where to look
     )
     dataset = dataset.batch(_DECODE_BATCH).prefetch(2)
-    images = np.empty((len(files), image_size, image_size, 3), dtype=np.uint8)
-    grey = np.empty(len(files), dtype=bool)
     position = 0
     iterator = iter(dataset)
     while True:
@@ -177,13 +176,116 @@ def _decode_files(files: Sequence[ImageFile], image_size: int) -> np.ndarray:
             break
         except (tf.errors.OpError, ValueError):
             raise _find_bad_file(files[position : position + _DECODE_BATCH], image_size) from None
-        images[position : position + len(batch)] = batch.numpy()
-        grey[position : position + len(batch)] = is_grey.numpy()
+        yield position, batch.numpy(), is_grey.numpy()
         position += len(batch)
+
+
+def _decode_files(files: Sequence[ImageFile], image_size: int) -> np.ndarray:
+    images = np.empty((len(files), image_size, image_size, 3), dtype=np.uint8)
+    grey = np.empty(len(files), dtype=bool)
+    for position, batch, is_grey in _decoded_batches(files, image_size):
+        images[position : position + len(batch)] = batch
+        grey[position : position + len(batch)] = is_grey
     if grey.all():
         # Every image is grey, so the three channels are equal: keep one.
         return np.ascontiguousarray(images[..., :1])
     return images
+
+
+# ------------------------------------------------------------------ streaming
+
+
+def scan_images(
+    files: Sequence[ImageFile], image_size: int, *, cache_dir: str | os.PathLike | None = None, use_cache: bool = True
+) -> bool:
+    """Decodes every file once without keeping the pixels: checks that all are readable images
+    (ZooError naming the first bad one, as ``load_images``) and returns whether all are grey.
+
+    Used for data that is streamed instead of held in memory, so a bad file is
+    reported before training rather than in the middle of an epoch. The verdict is
+    cached (a small JSON next to the image cache, same key), so only the first
+    load of a folder pays for the pass.
+    """
+    if not files:
+        raise ZooError("no image files to load; add images to the folder")
+    record = None
+    if use_cache:
+        cache_root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+        record = cache_root / "images" / f"{_cache_key(files, image_size)}.scan.json"
+        try:
+            saved = json.loads(record.read_text())
+            if saved.get("count") == len(files) and isinstance(saved.get("all_grey"), bool):
+                return saved["all_grey"]
+        except (OSError, ValueError):
+            pass
+    all_grey = True
+    for _, _, is_grey in _decoded_batches(files, image_size):
+        all_grey = all_grey and bool(is_grey.all())
+    if record is not None:
+        try:
+            write_json(record, {"count": len(files), "all_grey": all_grey})
+        except OSError as error:
+            log.warning("could not write image scan record %s (%s)", record, error)
+    return all_grey
+
+
+def decode_image_file(path, image_size: int, channels: int):
+    """Graph function: one image file -> uint8 [S, S, channels], the pixels ``load_images`` gives."""
+    import tensorflow as tf
+
+    image, _ = _decode_one(tf.io.read_file(path), image_size)
+    return image[:, :, :channels] if channels == 1 else image
+
+
+class StreamedImages:
+    """Stands in for a split's uint8 NHWC array when the images stay on disk.
+
+    Has the array's ``shape``, ``dtype``, ``ndim`` and ``len``; indexing decodes
+    just the selected files (same pixels as ``load_images``). The tf.data pipelines
+    (``zoo.data.pipeline``) read the files batch by batch instead.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, files: Sequence[ImageFile], image_size: int, channels: int):
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.files = list(files)
+        self.image_size = image_size
+        self.channels = channels
+
+    @property
+    def paths(self) -> list[str]:
+        return [str(f.path) for f in self.files]
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.files), self.image_size, self.image_size, self.channels)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index) -> np.ndarray:
+        rows = np.arange(len(self.files))[index]
+        if np.ndim(rows) == 0:
+            return self._decode([int(rows)])[0]
+        return self._decode([int(r) for r in np.ravel(rows)]).reshape(*np.shape(rows), *self.shape[1:])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        array = self[:]
+        return array if dtype is None else array.astype(dtype)
+
+    def _decode(self, rows: list[int]) -> np.ndarray:
+        out = np.empty((len(rows), *self.shape[1:]), dtype=np.uint8)
+        if rows:
+            for position, batch, _ in _decoded_batches([self.files[r] for r in rows], self.image_size):
+                out[position : position + len(batch)] = batch[..., : self.channels]
+        return out
 
 
 def _decode_one(contents, image_size: int):

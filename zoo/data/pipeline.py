@@ -10,7 +10,10 @@ below 100003 per epoch for the noise seeds to be distinct, i.e. fewer than
 
 Batches are gathered from the whole split held in memory as one uint8 tensor
 and cast to float32 per batch, so the pipeline is a handful of vectorised ops
-per step and never calls back into Python.
+per step and never calls back into Python. A training split too large for
+``DataConfig.memory_budget_mb`` arrives as ``StreamedImages``: each batch's rows
+(the same stateless per-epoch order) are then read and decoded from their
+files, giving the same pixels, the same noise and so the same batches.
 
 Binarisation modes ("auto" is resolved first by ``resolve_binarization``):
 
@@ -33,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.datasets import BINARIZATIONS, Split
+from zoo.data.folder import StreamedImages, decode_image_file
 from zoo.errors import ZooError
 
 STATIC_SEED = 0
@@ -101,8 +105,15 @@ def train_dataset(
     if not 0 <= start_epoch <= epochs:
         raise ValueError(f"need 0 <= start_epoch <= epochs, got start_epoch={start_epoch}, epochs={epochs}")
     count = len(split.x)
-    pixels = _binarize_uint8(split.x, STATIC_SEED) if mode == "static" else split.x
-    images = tf.constant(pixels)
+    if isinstance(split.x, StreamedImages):
+        if mode == "static":
+            raise ZooError("static binarisation needs the training images in memory, but this dataset is streamed "
+                           "from disk (larger than data.memory_budget_mb); use dynamic, or raise the budget")
+        gather = _file_reader(split.x)
+    else:
+        pixels = _binarize_uint8(split.x, STATIC_SEED) if mode == "static" else split.x
+        images = tf.constant(pixels)
+        gather = tf.autograph.experimental.do_not_convert(lambda rows: tf.gather(images, rows))
     labels = tf.constant(split.y)
     seed_tensor = tf.constant([int(seed)], dtype=tf.int64)
     used = steps * batch_size
@@ -120,7 +131,7 @@ def train_dataset(
 
     @tf.autograph.experimental.do_not_convert
     def make_batch(epoch, step, batch_rows):
-        x = tf.gather(images, batch_rows)
+        x = gather(batch_rows)
         y = tf.gather(labels, batch_rows)
         if mode == "dynamic":
             noise_seed = tf.concat([seed_tensor, [epoch * _STEP_STRIDE + step]], axis=0)
@@ -148,15 +159,53 @@ def eval_dataset(split: Split, *, batch_size: int, binarization: str, seed: int 
     mode = _check_mode(binarization)
     _check_batch_size(batch_size)
     binary = mode in ("dynamic", "static")
-    images = tf.constant(_binarize_uint8(split.x, seed) if binary else split.x)
     labels = tf.constant(split.y)
     count = len(split.x)
+    if isinstance(split.x, StreamedImages):
+        return _streamed_eval_dataset(split.x, labels, batch_size, binary, seed)
+    images = tf.constant(_binarize_uint8(split.x, seed) if binary else split.x)
 
     @tf.autograph.experimental.do_not_convert
     def batch_at(start):
         end = tf.minimum(start + batch_size, count)
         x = tf.cast(images[start:end], tf.float32)
         return (x if binary else x / 255.0), labels[start:end]
+
+    dataset = tf.data.Dataset.range(0, count, batch_size)
+    dataset = dataset.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _file_reader(streamed: StreamedImages):
+    """rows -> uint8 [len(rows), S, S, C], decoding each row's file (the pixels ``load_images`` gives)."""
+    paths = tf.constant(streamed.paths)
+    size, channels = streamed.image_size, streamed.channels
+    spec = tf.TensorSpec([size, size, channels], tf.uint8)
+
+    @tf.autograph.experimental.do_not_convert
+    def read(rows):
+        return tf.map_fn(lambda row: decode_image_file(tf.gather(paths, row), size, channels), rows,
+                         fn_output_signature=spec)
+
+    return read
+
+
+def _streamed_eval_dataset(streamed: StreamedImages, labels, batch_size: int, binary: bool, seed: int):
+    # In stored order like the in-memory path. Binarisation cannot use the whole-array NumPy draw here;
+    # batch pixels are binarised with stateless noise keyed by (seed, first row): fixed, but other numbers.
+    read = _file_reader(streamed)
+    count = len(streamed)
+
+    @tf.autograph.experimental.do_not_convert
+    def batch_at(start):
+        end = tf.minimum(start + batch_size, count)
+        x = read(tf.range(tf.cast(start, tf.int32), tf.cast(end, tf.int32)))
+        if binary:
+            noise_seed = tf.stack([tf.constant(int(seed), tf.int64), start])
+            draws = tf.random.stateless_uniform(tf.shape(x), seed=noise_seed, minval=0, maxval=255, dtype=tf.int32,
+                                                alg=_ALG)
+            return tf.cast(draws < tf.cast(x, tf.int32), tf.float32), labels[start:end]
+        return tf.cast(x, tf.float32) / 255.0, labels[start:end]
 
     dataset = tf.data.Dataset.range(0, count, batch_size)
     dataset = dataset.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -55,12 +55,14 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
     metrics.update(model=spec.name, dataset=data.name, binarization=binarization,
                    epochs_trained=state.get("epoch"), best_epoch=state.get("best_epoch"),
                    model_file=str(model_file.relative_to(run.root)), evaluation=config.to_dict())
+    target = run.metrics
     try:
         zio.write_json(run.metrics, metrics)
+        target = run.figures
         if config.figures:
             write_all_figures(model, images, labels, metrics, run.figures, config)
     except OSError as error:
-        raise ZooError(f"{zio.describe_os_error(error)}; free space or make {run.root} writable") from None
+        raise ZooError(f"{zio.describe_os_error(error, target)}; free space or make {run.root} writable") from None
     log(summary_line(metrics))
     return metrics
 

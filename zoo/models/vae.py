@@ -157,7 +157,11 @@ class VAE(keras.Model):
     def _record(self, terms):
         for name, tracker in self.trackers.items():
             tracker.update_state(terms[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces the logs of each worker with MEAN over axis 0, which a scalar does not have.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     @property
     def metrics(self):
@@ -168,6 +172,15 @@ class VAE(keras.Model):
         images, labels = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
         codes = self.posterior(images, labels, training=training).mean()
         return self.likelihood(codes, labels, training=training).mean()
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a distribution strategy Keras's TF trainer pulls one batch off the training iterator to build the
+        # model (that batch is then never trained on) and, under MultiWorkerMirroredStrategy, fails reducing it
+        # ("Attempt to convert a value (PerReplica...)"). Every zoo model is built in __init__; only the optimizer
+        # may still need its slots.
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
 
     def _build_eagerly(self) -> None:
         # Creating every weight now lets checkpoints load without a data pass.

@@ -26,7 +26,9 @@ from zoo.training.callbacks import DivergenceGuard, KLWarmup, RunCheckpoint
 from zoo.training.devices import apply_precision, describe_devices, make_strategy
 
 # Fields a resumed run may change: how long and where it trains, and how it is scored.
-RESUMABLE_CHANGES = {("train", "epochs"), ("train", "strategy"), ("train", "precision"), ("train", "deterministic")}
+# (memory_budget_mb only decides whether images are held or streamed; the batches are the same.)
+RESUMABLE_CHANGES = {("train", "epochs"), ("train", "strategy"), ("train", "precision"), ("train", "deterministic"),
+                     ("data", "memory_budget_mb")}
 
 
 def _config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

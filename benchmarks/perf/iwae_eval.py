@@ -1,0 +1,120 @@
+"""IWAE bound (k importance samples) on MNIST test images: zoo's iwae_bound vs pythae's get_nll.
+
+    /work/venv/bin/python benchmarks/perf/iwae_eval.py --images 10000 --k 1000 --rounds 3
+
+Same model size for both (MLP 784-512-512-32, Bernoulli pixels, random initial weights:
+the cost does not depend on the weights), the same images (MNIST test split, first N,
+binarised once with zoo's seed 0). Each measurement is a fresh process; zoo and pythae
+alternate (zoo, pythae, zoo, pythae, ...). Wall time covers only the evaluation call
+(zoo: tracing included); peak RSS is the process's ru_maxrss. pythae's get_nll is called
+as documented (batch_size=100, one image at a time), inside torch.no_grad() (which only
+helps pythae). Writes benchmarks/results/perf/iwae_eval.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+ZOO = r'''
+import json, os, resource, sys, time
+import numpy as np
+os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
+images = np.load(sys.argv[1]); k = int(sys.argv[2])
+from zoo.models.vae import VAE
+from zoo.models.vae_config import VAEConfig
+from zoo.evaluation.metrics import iwae_bound
+model = VAE(VAEConfig(latent_dim=32), name="vae")
+t = time.perf_counter()
+bound = iwae_bound(model, images, num_samples=k, chunk=100, batch_size=500, seed=0).numpy()
+seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds, "mean_bound": float(bound.mean()),
+                  "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM"))) / 1024}))
+'''
+
+PYTHAE = r'''
+import json, resource, sys, time
+import numpy as np, torch
+sys.path.insert(0, sys.argv[3])
+from pythae_worker import make_model
+images = torch.from_numpy(np.load(sys.argv[1]).reshape(-1, 1, 28, 28)); k = int(sys.argv[2])
+torch.manual_seed(0)
+model = make_model("mlp").eval()
+t = time.perf_counter()
+with torch.no_grad():
+    nll = model.get_nll(images, n_samples=k, batch_size=100)
+seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds, "mean_bound": float(nll),
+                  "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM"))) / 1024}))
+'''
+
+
+def run(cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--peers-python", default=str(HERE.parent / ".peers-venv" / "bin" / "python"))
+    parser.add_argument("--images", type=int, default=10000)
+    parser.add_argument("--k", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=str(HERE.parent / "results" / "perf" / "iwae_eval"))
+    args = parser.parse_args()
+    os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
+    import numpy as np
+    from zoo.data import load_dataset
+    from zoo.data.datasets import DataConfig
+    from zoo.data.pipeline import binarize_array
+    test = load_dataset(DataConfig(name="mnist")).test
+    images = binarize_array(np.asarray(test.x[: args.images]), seed=0)
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "images.npy")
+        np.save(path, images)
+        samples = {"zoo": [], "pythae": []}
+        for r in range(args.rounds):
+            samples["zoo"].append(run([sys.executable, "-c", ZOO, path, str(args.k)]))
+            samples["pythae"].append(run([args.peers_python, "-c", PYTHAE, path, str(args.k), str(HERE)]))
+            print(r, {w: round(v[-1]["seconds"], 1) for w, v in samples.items()}, flush=True)
+    med = {w: statistics.median(s["seconds"] for s in v) for w, v in samples.items()}
+    peak = {w: max(s["peak_rss_mb"] for s in v) for w, v in samples.items()}
+    speedup = med["pythae"] / med["zoo"]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    report = {"command": " ".join([sys.executable, *sys.argv]),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+                          "load_average_at_start": load_start, "load_average_at_end": os.getloadavg()},
+              "images": args.images, "k": args.k, "samples": samples, "median_seconds": med,
+              "peak_rss_mb": peak, "speedup_zoo_over_pythae": speedup,
+              "paired_speedups": [p["seconds"] / z["seconds"] for z, p in zip(samples["zoo"], samples["pythae"])]}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    md = [f"# IWAE bound, k = {args.k}, {args.images} MNIST test images: zoo vs pythae get_nll", "",
+          f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
+          f"Machine: {cpu}, {os.cpu_count()} cores, shared; load average {load_start} → {os.getloadavg()}", "",
+          "| | median wall time (s) | peak RSS (MB) | per-round times (s) |", "|---|---|---|---|"]
+    for w in ("zoo", "pythae"):
+        md.append(f"| {w} | {med[w]:.1f} | {peak[w]:.0f} | {', '.join(format(s['seconds'], '.1f') for s in samples[w])} |")
+    md += ["", f"Speed-up zoo over pythae (ratio of medians): **{speedup:.2f}×** (target ≥ 3: "
+           f"{'met' if speedup >= 3 else 'not met'}); paired per round: "
+           f"{', '.join(f'{x:.2f}' for x in report['paired_speedups'])}."]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

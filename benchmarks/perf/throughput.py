@@ -1,0 +1,126 @@
+"""Training throughput, zoo vs a hand-written TF loop vs pythae, as ratios of medians of alternating runs.
+
+    ZOO_DATA_DIR=/work/shared/datasets /work/venv/bin/python benchmarks/perf/throughput.py \
+        --peers-python benchmarks/.peers-venv/bin/python --rounds 7
+
+One long-lived worker per framework (benchmarks/perf/tf_worker.py: zoo and hand-written;
+pythae_worker.py: pythae in the peers' venv, made by setup_peers.sh) builds and warms up
+its models, then waits. The orchestrator asks them in turn, zoo, hand, pythae, zoo, hand,
+pythae, ...: only one contender runs at a time, each segment trains the same number of
+steps, and the ratios are taken from the medians. Writes benchmarks/results/perf/throughput.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results" / "perf"
+
+
+def start(cmd, env):
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env)
+    for line in proc.stdout:
+        if line.strip() == "ready":
+            return proc
+    raise RuntimeError(f"worker failed to start: {' '.join(cmd)}")
+
+
+def ask(proc, who):
+    proc.stdin.write(who + "\n")
+    proc.stdin.flush()
+    return json.loads(proc.stdout.readline())
+
+
+def machine() -> dict:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg()}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--peers-python", default=str(HERE.parent / ".peers-venv" / "bin" / "python"))
+    parser.add_argument("--arch", nargs="+", default=["mlp", "conv"])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", default="mlp=60,conv=12", help="steps per timed segment")
+    parser.add_argument("--no-pythae", action="store_true")
+    parser.add_argument("--out", default=str(RESULTS / "throughput"))
+    parser.add_argument("--from-json", help="only rewrite the .md from a saved .json")
+    args = parser.parse_args()
+    if args.from_json:
+        report = json.loads(Path(args.from_json).read_text())
+        args.rounds = len(next(iter(report["results"].values()))["images_per_s"]["zoo"])
+        args.batch = report["batch_size"]
+        return write_md(report, args, Path(args.from_json).with_suffix(""))
+    steps = dict(item.split("=") for item in args.steps.split(","))
+    data_dir = os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    report = {"command": " ".join([sys.executable, *sys.argv]), "date": datetime.datetime.now(datetime.timezone.utc)
+              .isoformat(timespec="seconds"), "machine": machine(), "batch_size": args.batch, "results": {}}
+    for arch in args.arch:
+        n = steps[arch]
+        workers = {"tf": start([sys.executable, str(HERE / "tf_worker.py"), arch, str(args.batch), n], env)}
+        if not args.no_pythae:
+            workers["pythae"] = start([args.peers_python, str(HERE / "pythae_worker.py"), arch, str(args.batch), n,
+                                       data_dir], env)
+        order = [("zoo", "tf"), ("hand", "tf")] + ([("pythae", "pythae")] if not args.no_pythae else [])
+        samples = {who: [] for who, _ in order}
+        for r in range(args.rounds):
+            for who, worker in order:
+                samples[who].append(ask(workers[worker], who)["images_per_s"])
+            print(arch, r, {k: round(v[-1], 1) for k, v in samples.items()}, flush=True)
+        for proc in workers.values():
+            proc.stdin.write("quit\n")
+            proc.stdin.close()
+            proc.wait()
+        med = {who: statistics.median(v) for who, v in samples.items()}
+        # Ratio per round (adjacent runs share the load), then the median of those ratios.
+        paired = {"zoo/hand": statistics.median(z / h for z, h in zip(samples["zoo"], samples["hand"]))}
+        if "pythae" in samples:
+            paired["zoo/pythae"] = statistics.median(z / p for z, p in zip(samples["zoo"], samples["pythae"]))
+        report["results"][arch] = {"steps_per_segment": int(n), "images_per_s": samples, "median_images_per_s": med,
+                                   "ratio_of_medians": {"zoo/hand": med["zoo"] / med["hand"],
+                                                        **({"zoo/pythae": med["zoo"] / med["pythae"]}
+                                                           if "pythae" in med else {})},
+                                   "median_of_paired_ratios": paired}
+    report["machine"]["load_average_at_end"] = os.getloadavg()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    write_md(report, args, out)
+
+
+def write_md(report, args, out):
+    lines = [f"# Training throughput (images/s, batch {args.batch}, medians of {args.rounds} alternating segments)",
+             "", f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
+             f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; load average "
+             f"{report['machine']['load_average_at_start']} → {report['machine']['load_average_at_end']} "
+             "(shared, loaded machine: absolute numbers are not comparable across runs, ratios are)", "",
+             "| arch | zoo | hand-written TF | pythae | zoo / hand (target ≥ 0.95) | zoo / pythae (target ≥ 1.3) "
+             "| median of per-round ratios zoo/hand, zoo/pythae |",
+             "|---|---|---|---|---|---|---|"]
+    for arch, res in report["results"].items():
+        m, q = res["median_images_per_s"], res["ratio_of_medians"]
+        zp = q.get("zoo/pythae")
+        lines.append(f"| {arch} | {m['zoo']:.0f} | {m['hand']:.0f} | {m.get('pythae', float('nan')):.0f} | "
+                     f"{q['zoo/hand']:.3f} ({'met' if q['zoo/hand'] >= 0.95 else 'not met'}) | "
+                     + (f"{zp:.2f} ({'met' if zp >= 1.3 else 'not met'})" if zp else "—") + " | "
+                     + ", ".join(f"{v:.2f}" for v in res["median_of_paired_ratios"].values()) + " |")
+    lines += ["", "Ratios of medians are the headline figures; the per-round ratios (each contender against the "
+              "segment run right next to it) show how much the shared machine's load moves them."]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""`zoo bench` on a micro budget: results schema, mean ± std, skip and --force, crashed cells, the classifier
+and the Fréchet distance. The bench runs every cell in a subprocess, as users run it."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo.bench.budgets import BUDGETS, EXPERIMENTS, Budget, load_budget
+from zoo.bench.classifier import Scorer, frechet_distance, frechet_distance_of, to_unit, train_classifier
+from zoo.bench.runner import aggregate, mean_std, plan, train_argv
+from zoo.errors import ZooError
+from zoo.registry import load_registry
+
+MICRO = {
+    "epochs": 1, "train_subset": 256, "validation_size": 128, "test_subset": 128, "iw_samples": 4, "seeds": 2,
+    "experiments": False, "classifier_epochs": 1, "classifier_train_subset": 1000, "fid_samples": 128,
+    "cell_timeout": 300, "overrides": {"*": {"model": {"hidden_units": [32]}}},
+}
+CRASHY_MODULE = '''
+import keras
+from zoo.models.vae import VAE
+
+
+@keras.saving.register_keras_serializable(package="crashy")
+class CrashyVAE(VAE):
+    """A plugin model whose training step fails, as a buggy variant would."""
+
+    def train_step(self, data):
+        raise RuntimeError("CrashyVAE exploded on purpose")
+'''
+CRASHY_REGISTRY = '''
+models:
+  crashy:
+    class: crashy_model:CrashyVAE
+    description: fails in its first training step
+    dataset: mnist
+'''
+
+
+def zoo(*args, cwd, data_dir, timeout=900):
+    env = {**os.environ, "ZOO_DATA_DIR": str(data_dir), "PYTHONPATH": str(cwd)}
+    return subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory, shared_data_dir):
+    """One micro bench: vae with 2 seeds plus a plugin model that crashes; returns (folder, first result)."""
+    root = tmp_path_factory.mktemp("bench")
+    (root / "micro.yaml").write_text(json.dumps(MICRO))
+    (root / "crashy_model.py").write_text(CRASHY_MODULE)
+    (root / "crashy.yaml").write_text(CRASHY_REGISTRY)
+    result = zoo("bench", "--budget", "micro.yaml", "--models", "vae,crashy", "--registry", "crashy.yaml",
+                 "--out", "res", "--work-dir", "work", cwd=root, data_dir=shared_data_dir)
+    return root, result
+
+
+def test_results_json_schema_and_markdown(micro):
+    root, result = micro
+    payload = json.loads((root / "res" / "results.json").read_text())
+    assert payload["schema"] == "zoo.bench/1"
+    assert payload["budget"]["name"] == "micro" and payload["budget"]["iw_samples"] == 4
+    assert payload["command"].startswith("zoo bench --budget micro.yaml")
+    assert payload["machine"]["cpus"] >= 1 and payload["machine"]["versions"]["tensorflow"]
+    ok = [c for c in payload["cells"] if c["status"] == "ok"]
+    assert {c["id"] for c in ok} == {"vae/mnist/seed-0", "vae/mnist/seed-1"}
+    for cell in ok:
+        metrics = cell["metrics"]
+        for key in ("elbo", "distortion", "rate", "iwae", "active_units"):
+            assert isinstance(metrics[key], (int, float)) and math.isfinite(metrics[key]), key
+        assert metrics["iw_samples"] == 4 and len(metrics["kl_per_dim"]) == metrics["latent_dim"]
+        assert metrics["iwae"] >= metrics["elbo"] - 1.0
+        assert cell["parameters"] > 0 and cell["throughput"] > 0 and cell["peak_memory_mb"] > 50
+        assert cell["train_seconds"] > 0 and cell["cpu_seconds"] > 0 and cell["process_seconds"] >= cell["wall_seconds"]
+        assert cell["command"]["train"].startswith("zoo train vae --dataset mnist --seed")
+        assert cell["versions"]["tensorflow"] and cell["data_checksums"]["train-images-idx3-ubyte.gz"]
+        assert 0.0 <= cell["samples"]["prior"]["fid"] < 1e4
+        assert abs(sum(cell["samples"]["prior"]["predicted_histogram"]) - 1.0) < 1e-6
+        figures = root / "res" / cell["result_dir"] / "figures"
+        assert {"samples.png", "reconstructions.png", "sample_grid_prior.png"} <= {p.name for p in figures.iterdir()}
+    assert (root / "res" / "classifiers" / "mnist" / "classifier.keras").exists()
+    assert payload["classifiers"]["mnist"]["test_accuracy"] > 0.3
+    assert any(f["kind"] == "rate_distortion" for f in payload["figures"])
+    for figure in payload["figures"]:
+        assert (root / "res" / figure["path"]).stat().st_size > 1000
+    markdown = (root / "res" / "results.md").read_text()
+    assert "| `vae` | mnist | 2/2 |" in markdown
+
+
+def test_mean_and_std_over_seeds_are_the_real_numbers(micro):
+    root, _ = micro
+    payload = json.loads((root / "res" / "results.json").read_text())
+    cells = [c for c in payload["cells"] if c["variant"] == "vae"]
+    group = next(g for g in payload["groups"] if g["variant"] == "vae")
+    for key in ("elbo", "rate", "iwae"):
+        values = [c["metrics"][key] for c in cells]
+        assert group["metrics"][key]["mean"] == pytest.approx(np.mean(values))
+        assert group["metrics"][key]["std"] == pytest.approx(np.std(values, ddof=1))
+        assert group["metrics"][key]["n"] == 2
+    fid = [c["samples"]["prior"]["fid"] for c in cells]
+    assert group["metrics"]["fid_prior"]["mean"] == pytest.approx(np.mean(fid))
+    assert f"{group['metrics']['elbo']['mean']:.2f} ± {group['metrics']['elbo']['std']:.2f}" in \
+        (root / "res" / "results.md").read_text()
+
+
+def test_a_crashed_cell_is_reported_not_dropped(micro):
+    root, result = micro
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "crashy/mnist/seed-0" in result.stderr and "failed" in result.stderr
+    payload = json.loads((root / "res" / "results.json").read_text())
+    crashed = [c for c in payload["cells"] if c["variant"] == "crashy"]
+    assert [c["status"] for c in crashed] == ["failed", "failed"]
+    assert "CrashyVAE exploded on purpose" in crashed[0]["error"]
+    assert crashed[0]["command"]["train"].startswith("zoo train crashy")
+    group = next(g for g in payload["groups"] if g["variant"] == "crashy")
+    assert group["n_ok"] == 0 and group["n_failed"] == 2
+    markdown = (root / "res" / "results.md").read_text()
+    assert "| `crashy` | mnist | 0/2 ⚠ | failed |" in markdown
+    assert "CrashyVAE exploded on purpose" in markdown.split("## Failed cells")[1]
+
+
+def test_rerun_skips_finished_cells_and_force_reruns_them(micro, shared_data_dir):
+    root, _ = micro
+    result_file = root / "res" / "cells" / "vae--mnist--seed0" / "result.json"
+    before = json.loads(result_file.read_text())
+    again = zoo("bench", "--budget", "micro.yaml", "--models", "vae", "--out", "res", "--work-dir", "work",
+                cwd=root, data_dir=shared_data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("finished earlier, skipped") == 2
+    assert "classifier mnist: cached" in again.stdout
+    assert json.loads(result_file.read_text()) == before
+    # The folder accumulates: the crashed cells of the first run are still reported.
+    payload = json.loads((root / "res" / "results.json").read_text())
+    assert {c["variant"] for c in payload["cells"]} == {"vae", "crashy"}
+    assert payload["last_run"]["skipped"] == ["vae/mnist/seed-0", "vae/mnist/seed-1"]
+
+    forced = zoo("bench", "--budget", "micro.yaml", "--models", "vae", "--seeds", "1", "--force", "--out", "res",
+                 "--work-dir", "work", cwd=root, data_dir=shared_data_dir)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "finished earlier" not in forced.stdout and "[1/1] vae/mnist/seed-0: ok" in forced.stdout
+    assert "classifier mnist: cached" in forced.stdout
+    after = json.loads(result_file.read_text())
+    assert after["process_seconds"] != before["process_seconds"]
+    # Deterministic training: the rerun reproduces the numbers.
+    assert after["metrics"]["elbo"] == pytest.approx(before["metrics"]["elbo"], abs=1e-3)
+
+
+def test_classifier_is_above_chance_on_real_mnist(shared_data_dir):
+    from zoo.data import DataConfig, load_dataset
+
+    data = load_dataset(DataConfig(name="mnist", data_dir=str(shared_data_dir), validation_size=100))
+    model = train_classifier(data.train.x[:3000], data.train.y[:3000], 10, epochs=1)
+    scorer = Scorer(model)
+    accuracy = scorer.accuracy(to_unit(data.test.x[:2000]), data.test.y[:2000])
+    assert accuracy > 0.7  # chance is 0.1
+    scorer.set_reference(to_unit(data.test.x[:1000]))
+    same = scorer.score_samples(to_unit(data.test.x[:1000]))
+    held_out = scorer.score_samples(to_unit(data.test.x[1000:2000]))
+    noise = scorer.score_samples(np.random.default_rng(0).uniform(size=(1000, 28, 28, 1)).astype(np.float32))
+    assert same["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert held_out["fid"] < noise["fid"]
+    requested = data.test.y[:1000]
+    assert scorer.score_samples(to_unit(data.test.x[:1000]), requested)["accuracy"] > 0.7
+
+
+def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_shift():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2000, 16))
+    assert frechet_distance_of(features, features) == pytest.approx(0.0, abs=1e-8)
+    shifted = [frechet_distance_of(features, features + shift) for shift in (0.5, 1.0, 2.0)]
+    # A mean shift of s in every one of 16 dimensions adds exactly 16 s².
+    assert shifted == pytest.approx([16 * 0.25, 16 * 1.0, 16 * 4.0])
+    scaled = frechet_distance_of(features, features * 2.0)
+    assert scaled > 1.0
+    # Closed form for 1-D Gaussians: (m1 - m2)² + (s1 - s2)².
+    assert frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([0.0]), np.array([[1.0]])) == \
+        pytest.approx(1.0 + 1.0)
+
+
+def test_mean_std_aggregation():
+    stat = mean_std([1.0, 2.0, None, 4.0])
+    assert stat["mean"] == pytest.approx(7 / 3) and stat["n"] == 3
+    assert stat["std"] == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1))
+    assert mean_std([5.0])["std"] is None and mean_std([None]) is None
+    records = [{"variant": "v", "dataset": "d", "model": "vae", "label": "v", "seed": s, "id": f"v/d/seed-{s}",
+                "status": "ok", "spec": {"class": "c"}, "metrics": {"elbo": e, "kl_per_dim": [k, 0.0]},
+                "samples": {}} for s, (e, k) in enumerate([(-100.0, 3.0), (-110.0, 1.0)])]
+    records.append({"variant": "v", "dataset": "d", "model": "vae", "label": "v", "seed": 2, "id": "v/d/seed-2",
+                    "status": "failed", "error": "boom"})
+    (group,) = aggregate(records)
+    assert group["n_ok"] == 2 and group["n_failed"] == 1 and group["failures"][0]["error"] == "boom"
+    assert group["metrics"]["elbo"]["mean"] == pytest.approx(-105.0)
+    assert group["metrics"]["elbo"]["std"] == pytest.approx(math.sqrt(50.0))
+    assert group["kl_per_dim_sorted"] == pytest.approx([2.0, 0.0])
+
+
+def test_plan_shares_identical_cells_and_flags_invalid_ones():
+    registry = load_registry()
+    cells = plan(BUDGETS["standard"], registry)
+    ids = [c.id for c in cells]
+    assert len(ids) == len(set(ids))
+    ae = next(c for c in cells if c.id == "ae/mnist/seed-0")
+    assert "ae-z2" in ae.aliases and set(ae.sampling) == {"prior", "normal", "box"}
+    assert not any(c.variant == "beta_vae-b4" for c in cells)  # the registry's β = 4 already is that cell
+    every = {v.id for e in EXPERIMENTS for v in e.variants} | {u for e in EXPERIMENTS for u in e.uses}
+    known = {c.variant for c in cells} | {a for c in cells for a in c.aliases}
+    assert every <= known
+    invalid = plan(Budget(seeds=1, experiments=False), registry, models=["conv_vae_cartoon"], datasets=["mnist"])
+    assert invalid[0].error and "image_size" in invalid[0].error
+    # The recorded command resolves to the same config through the real CLI parser.
+    from zoo.cli import _parse_set
+
+    cell = next(c for c in cells if c.variant == "vae-conv-fashion")
+    argv = train_argv(cell, Path("runs/x"), None)
+    sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    parsed = _parse_set(sets)
+    assert parsed["model"] == {"architecture": "conv", "latent_dim": 2, "likelihood": "gaussian"}
+
+
+def test_budgets_are_validated_data(tmp_path):
+    assert load_budget("smoke").epochs == 1
+    path = tmp_path / "b.yaml"
+    path.write_text("epochs: 2\nseeds: 2\n")
+    assert load_budget(str(path)).name == "b" and load_budget(str(path)).seeds == 2
+    path.write_text("epochs: 2\nepoch: 3\n")
+    with pytest.raises(ZooError, match="unknown key"):
+        load_budget(str(path))
+    with pytest.raises(ZooError, match="unknown budget"):
+        load_budget("huge")
+    with pytest.raises(ZooError, match="unknown section"):
+        Budget(overrides={"vae": {"optimizer": {"lr": 1}}})
+
+
+def test_dry_run_prints_the_plan(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from zoo.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["bench", "--budget", "smoke", "--dry-run"])
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "vae-z2/mnist/seed-0: zoo train vae --dataset mnist --seed 0 --set model.latent_dim=2" in result.output
+    assert "ae/mnist/seed-0 (= ae-z2)" in result.output and "10 cells" in result.output
+    assert not (tmp_path / "benchmarks").exists() and not (tmp_path / "runs").exists()
