@@ -13,9 +13,7 @@ Files are only rewritten when their content changes.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -381,7 +379,6 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
     from zoo.bench.runner import experiment_groups
 
     results_json = results / "results.json"
-    titles = {e.id: e.title for e in EXPERIMENTS}
     if not results_json.exists():
         text = [GENERATED_NOTE.format(source="benchmarks/results/standard/results.json"), "", "# Comparisons", "",
                 f"No bench results found at `{results_json.relative_to(REPO) if results_json.is_relative_to(REPO) else results_json}`. "
@@ -444,7 +441,6 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
                 experiment.summary, "", f"The `{payload['budget']['name']}` results hold no cell of this "
                 "experiment.", ""])
     assets.prune()
-    del titles
     return pages
 
 

@@ -208,6 +208,12 @@ def markdown(payload: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def display_label(group: Mapping[str, Any]) -> str:
+    """``beta_vae (β-VAE, β = 4)`` for a registry cell that an experiment also names; else its own label."""
+    others = [label for key, label in (group.get("labels") or {}).items() if key != group["variant"]]
+    return f"{group['variant']} ({others[0]})" if others else group["label"]
+
+
 def _as_experiment(record: Mapping[str, Any]):
     from zoo.bench.budgets import EXPERIMENTS
 
@@ -226,7 +232,8 @@ def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]
         from zoo.data.sources import CLASS_NAMES
     except ImportError:  # pragma: no cover
         CLASS_NAMES = {}
-    groups = [g for g in payload["groups"] if g["n_ok"]]
+    # Plot legends: the registry name, with the experiment's name for the same cell when it has one.
+    groups = [{**g, "label": display_label(g)} for g in payload["groups"] if g["n_ok"]]
     folder = out / "figures"
     for stale in folder.glob("*.png"):
         stale.unlink()
@@ -244,8 +251,7 @@ def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]
             line = []
             if sweep is not None:
                 line = [g["variant"] for g in experiment_groups(sweep, with_rate)]
-            labelled = [{**g, "label": g["labels"].get(g["variant"], g["label"])} for g in with_rate]
-            path = plots.rate_distortion(labelled, folder / f"rate_distortion_{_safe(dataset)}.png",
+            path = plots.rate_distortion(with_rate, folder / f"rate_distortion_{_safe(dataset)}.png",
                                          f"{dataset}: rate vs distortion, mean ± std over seeds", line=line)
             add("rate_distortion", path, f"Rate–distortion plane, {dataset}", dataset=dataset,
                 experiment=sweep.id if sweep and line else None)
