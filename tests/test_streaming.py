@@ -66,7 +66,7 @@ def test_streamed_training_split_gives_the_in_memory_batches(tmp_path, monkeypat
 def test_streaming_only_above_the_budget_and_bad_files_are_found_before_training(tmp_path, monkeypatch):
     folder = _folder(tmp_path, [(12, 12, 3)])
     monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
-    # 40 images of 12 x 12 x 3 bytes = 17 KB: held under a 1 MB budget.
+    # 40 images of 12 x 12 x 3 bytes = 17 KB: held under the default budget.
     assert isinstance(load_dataset(DataConfig(name=f"folder:{folder}", image_size=12)).train.x, np.ndarray)
     (folder / "017.png").write_bytes(b"not a png at all")  # a training file (not validation/test)
     with pytest.raises(ZooError, match="017.png"):

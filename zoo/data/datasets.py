@@ -22,7 +22,8 @@ load followed by subsetting would give.
 
 Memory: when the decoded images of a Cartoon Set / folder load (train +
 validation + test, counted as S x S x 3 bytes each) would exceed
-``memory_budget_mb``, the training split is streamed from disk instead: its
+``memory_budget_mb`` (default 256 MB; holding them costs about twice that, the
+array plus its TensorFlow copy), the training split is streamed from disk instead: its
 ``Split.x`` is a ``StreamedImages`` (file list, shape, dtype) and the training
 pipeline decodes and resizes each batch's files in the same deterministic
 per-epoch order, giving the same batches as the in-memory path. Every training
@@ -85,7 +86,8 @@ class DataConfig(Config):
     test_subset: int | None = bounded_field(None, minimum=1, help="first n test examples; unset = all")
     download: bool = True
     memory_budget_mb: int = bounded_field(
-        1024, minimum=0, help="cartoon/folder: above this decoded size the training split is streamed from disk"
+        256, minimum=0, help="cartoon/folder: above this decoded size (N x S x S x 3 bytes) the training split is "
+        "streamed from disk (0: always)"
     )
 
     def validate(self) -> None:
