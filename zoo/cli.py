@@ -70,14 +70,6 @@ def _flag_overrides(**flags: tuple[str, Any]) -> dict[str, dict[str, Any]]:
     return overrides
 
 
-def _merge(*layers: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for layer in layers:
-        for section, values in layer.items():
-            merged.setdefault(section, {}).update(values)
-    return merged
-
-
 def _registry_entry(name: str, registry: Optional[Path]):
     """The entry called ``name``, after reporting plugins that failed to load."""
     from zoo.registry import load_registry, print_warnings
@@ -136,7 +128,7 @@ def train(
 ) -> None:
     """Train a registered model and leave a run folder (checkpoints, metrics, figures, manifest)."""
     from zoo.run_dir import RunDir
-    from zoo.run_spec import resolve
+    from zoo.run_spec import merge_overrides, resolve
 
     entry = _registry_entry(name, registry)
     flags = _flag_overrides(
@@ -152,7 +144,7 @@ def train(
         fields = entry.model_class().config_class.field_names()
         if "beta" not in fields:
             raise ZooError(f"model '{name}' has no beta; --beta applies to models such as beta_vae")
-    spec = resolve(entry, _merge(_parse_set(set_), flags))
+    spec = resolve(entry, merge_overrides(_parse_set(set_), flags))
     run = RunDir(out or Path("runs") / f"{name}-{spec.data.name.replace(':', '_').replace('/', '_')}")
     from zoo.training.trainer import train as run_training
 
@@ -248,6 +240,7 @@ def tune(
     registry: Optional[Path] = RegistryOption,
 ) -> None:
     """Search an entry's search_space with keras-tuner; writes trials, the best entry and plots to --out."""
+    from zoo.run_spec import merge_overrides
     from zoo.tuning.tune import tune as run_search
 
     entry = _registry_entry(name, registry)
@@ -256,7 +249,8 @@ def tune(
         batch_size=("train", batch_size), seed=("train", seed), strategy=("train", strategy),
         precision=("train", precision),
     )
-    run_search(entry, _merge(_parse_set(set_), flags), tuner=tuner, objective=objective, max_trials=max_trials,
+    run_search(entry, merge_overrides(_parse_set(set_), flags), tuner=tuner, objective=objective,
+               max_trials=max_trials,
                max_epochs=max_epochs, out=out, resume=resume, overwrite=overwrite, chief=chief, worker=worker,
                tuner_id=tuner_id, iw_samples=iw_samples, iw_images=iw_images, factor=factor,
                initial_points=initial_points)

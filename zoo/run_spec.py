@@ -62,6 +62,15 @@ class RunSpec:
         )
 
 
+def merge_overrides(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Merges per-section override mappings; later layers win field by field."""
+    merged: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        for section, values in layer.items():
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
 def resolve(entry: Entry, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> RunSpec:
     """Merges defaults, the entry's overrides and CLI overrides, validating every section."""
     overrides = overrides or {}

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from zoo import io as zio
 from zoo.bench.budgets import EXPERIMENTS, SAMPLING_SOURCES, Budget, Experiment, Variant
 from zoo.errors import ZooError
+from zoo.run_spec import merge_overrides
 
 SCHEMA = "zoo.bench/1"
 # Numbers aggregated over seeds (mean ± std); the record key they come from is in _flat_metrics.
@@ -89,14 +90,6 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", text)
 
 
-def _merge(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for layer in layers:
-        for section, values in layer.items():
-            merged.setdefault(section, {}).update(values)
-    return merged
-
-
 def _fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -138,7 +131,7 @@ def plan(budget: Budget, registry, *, models: Sequence[str] | None = None, datas
         entry = registry.get(variant.model)
         dataset = variant.dataset or entry.dataset
         for seed in range(seeds or budget.seeds):
-            overrides = _merge(variant.overrides, {"data": {"name": dataset}}, budget.cell_overrides(variant.id),
+            overrides = merge_overrides(variant.overrides, {"data": {"name": dataset}}, budget.cell_overrides(variant.id),
                                {"train": {"seed": seed}})
             cell = Cell(variant=variant.id, model=variant.model, dataset=dataset, seed=seed, label=variant.title,
                         overrides=overrides, sampling=tuple(variant.sampling), labels={variant.id: variant.title})

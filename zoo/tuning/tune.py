@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 from zoo import io as zio
 from zoo.errors import ZooError
 from zoo.registry import Entry
-from zoo.run_spec import resolve
+from zoo.run_spec import merge_overrides, resolve
 from zoo.tuning.objectives import check_objective
 from zoo.tuning.space import parse_search_space
 
@@ -68,14 +68,6 @@ def distributed_env(role: str, address: tuple[str, int] | None, tuner_id: str | 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def _merge(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for layer in layers:
-        for section, values in (layer or {}).items():
-            merged.setdefault(section, {}).update(values)
-    return merged
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +177,7 @@ def tune(
 
     model_class = entry.model_class()
     direction = check_objective(objective, model_class)
-    overrides = _merge(overrides or {}, {
+    overrides = merge_overrides(overrides or {}, {
         "train": {k: v for k, v in (("strategy", strategy), ("seed", seed)) if v is not None},
         "data": {"train_subset": train_subset} if train_subset is not None else {},
     })
