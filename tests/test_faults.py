@@ -1,4 +1,5 @@
-"""Faults during training: SIGKILL at chosen points, crashes inside writes, a full disk, divergence.
+"""Faults during training: SIGKILL at chosen points, crashes inside writes, a full disk, divergence; a
+SIGKILL of `zoo bench` in the middle of a cell; `zoo sample` of a run that has no model.keras.
 
 The kill tests (``slow``) start ``zoo train`` as a real process with ``ZOO_FAULT`` set
 (zoo/training/faults.py), so the process SIGKILLs itself at an exact point, then run
@@ -13,12 +14,15 @@ import csv
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
+import matplotlib.image as mpimg
 import numpy as np
 import pytest
 from inprocess_cli import one_error_line, run_cli
@@ -136,6 +140,112 @@ def test_kills_while_checkpointing_then_rerun_equals_uninterrupted_run(reference
     finished(zoo_process(*TRAIN, "--out", run, data_dir=shared_data_dir))
     assert_same_run(run, reference_run)
 
+
+
+
+# A bench of two tiny MLP cells (ae, vae on 256 MNIST images, 1 epoch) and a tiny classifier.
+TINY_BUDGET = {"epochs": 1, "train_subset": 256, "validation_size": 128, "test_subset": 128, "iw_samples": 4,
+               "seeds": 1, "experiments": False, "classifier_epochs": 1, "classifier_train_subset": 500,
+               "fid_samples": 64, "cell_timeout": 300, "overrides": {"*": {"model": {"hidden_units": [32]}}}}
+BENCH = ["bench", "--budget", "tiny.yaml", "--models", "ae,vae", "--out", "res", "--work-dir", "work"]
+
+
+def _pids_running(marker: str, cwd: Path) -> list[int]:
+    """Live (not zombie) processes in folder ``cwd`` whose command line contains ``marker``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            folder = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z" and folder == cwd.resolve():
+            pids.append(int(proc.name))
+    return pids
+
+
+def _wait_until(predicate, timeout: float, proc: subprocess.Popen | None, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"zoo bench exited with {proc.returncode} while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _files(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*")
+            if p.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the bench's worker through /proc")
+def test_kill_bench_mid_cell_then_rerun_redoes_only_the_unfinished_cells(shared_data_dir, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(json.dumps(TINY_BUDGET))
+    env = {**os.environ, "ZOO_DATA_DIR": str(shared_data_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop(faults.ENV, None)
+    first, second = "ae--mnist--seed0", "vae--mnist--seed0"
+    first_result = tmp_path / "res" / "cells" / first / "result.json"
+    second_job = f"zoo.bench.worker work/_jobs/{second}/job.json"  # the worker's command line
+    with open(tmp_path / "first.log", "w") as log:
+        # Its own process group, killed as a whole, as a terminal or a scheduler kills a job.
+        proc = subprocess.Popen([sys.executable, "-m", "zoo", *BENCH], cwd=tmp_path, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    workers: list[int] = []
+    try:
+        # Cell 1 finished (the runner's last write of its result adds process_seconds); cell 2 is training.
+        _wait_until(lambda: first_result.exists() and "process_seconds" in json.loads(first_result.read_text()),
+                    240, proc, "the first cell to finish")
+        _wait_until(lambda: (tmp_path / "work" / second / "config.json").exists(), 120, proc,
+                    "the second cell to start training")
+        workers = _pids_running(second_job, tmp_path)
+        assert len(workers) == 1, workers
+        killed_at = time.time_ns()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        # The worker runs in its own session (out of the killed group); it must die with the bench, not keep
+        # training in the folder the rerun replaces.
+        _wait_until(lambda: not _pids_running(second_job, tmp_path), 10, None, "the orphaned worker to die")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        for pid in workers:
+            if pid in _pids_running(second_job, tmp_path):
+                os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "first.log").read_text()[-2000:]
+    second_result = tmp_path / "res" / "cells" / second / "result.json"
+    assert not second_result.exists(), ("the worker outlived the killed bench and finished cell 2"
+                                        if second_result.stat().st_mtime_ns > killed_at
+                                        else "cell 2 finished before the kill")
+    assert not (tmp_path / "res" / "results.json").exists()  # written at the end of a bench only
+    finished_cell = _files(tmp_path / "res" / "cells" / first)
+    finished_run = _files(tmp_path / "work" / first)
+    classifier = _files(tmp_path / "res" / "classifiers")
+
+    rerun = subprocess.run([sys.executable, "-m", "zoo", *BENCH], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-3000:]
+    assert "classifier mnist: cached" in rerun.stdout
+    assert "[1/2] ae/mnist/seed-0: finished earlier, skipped" in rerun.stdout
+    assert "[2/2] vae/mnist/seed-0: running" in rerun.stdout and "[2/2] vae/mnist/seed-0: ok" in rerun.stdout
+    # Nothing of the finished cell, its run folder or the classifier was rewritten (same bytes, same mtime_ns).
+    assert _files(tmp_path / "res" / "cells" / first) == finished_cell
+    assert _files(tmp_path / "work" / first) == finished_run
+    assert _files(tmp_path / "res" / "classifiers") == classifier
+    # The partial cell was discarded and redone from scratch: its run folder replaced, one finished epoch.
+    assert "--overwrite: replacing" in (tmp_path / "work" / "_jobs" / second / "log.txt").read_text()
+    assert json.loads((tmp_path / "work" / second / "state.json").read_text())["epoch"] == 1
+    payload = json.loads((tmp_path / "res" / "results.json").read_text())
+    assert [(c["id"], c["status"]) for c in payload["cells"]] == [("ae/mnist/seed-0", "ok"),
+                                                                   ("vae/mnist/seed-0", "ok")]
+    assert payload["last_run"] == {"ran": ["vae/mnist/seed-0"], "skipped": ["ae/mnist/seed-0"], "failed": []}
+    assert all(np.isfinite(c["metrics"]["distortion"]) for c in payload["cells"])
+    assert sorted(tmp_path.rglob(f"*{zio.TEMP_MARKER}*")) == []
 
 # ------------------------------------------------------ crashes inside writes (fast)
 
@@ -289,3 +399,39 @@ def test_divergence_exits_3_naming_epoch_and_step_and_the_last_good_checkpoint_e
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["model_file"] == "checkpoints/best.keras" and metrics["epochs_trained"] == 1
     assert np.isfinite(metrics["elbo"]) and np.isfinite(metrics["iwae"])
+
+
+def test_sample_of_a_run_without_model_keras_falls_back_to_the_best_checkpoint(shared_data_dir, tmp_path, monkeypatch,
+                                                                               capsys):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    run = tmp_path / "run"
+    one_error_line(run_cli(capsys, *DIVERGING, "--out", run), code=3)
+    assert not (run / "model.keras").exists()
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+    grid = tmp_path / "from_best.png"
+    result = run_cli(capsys, "sample", run, "--n", "16", "--out", grid)
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: {run} has no model.keras (training did not finish); "
+                     "sampling from checkpoints/best.keras (epoch 1)"]
+    # Sampling did not touch the run folder (no model.keras appears, every file is byte-identical).
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    # The samples are those of the best checkpoint: the same grid as a folder whose model.keras is that checkpoint.
+    twin = tmp_path / "twin"
+    shutil.copytree(run, twin)
+    shutil.copyfile(run / "checkpoints" / "best.keras", twin / "model.keras")
+    twin_grid = tmp_path / "from_model.png"
+    again = run_cli(capsys, "sample", twin, "--n", "16", "--out", twin_grid)
+    assert again.returncode == 0 and "note:" not in again.stdout, again.stderr
+    pixels = mpimg.imread(grid)
+    np.testing.assert_array_equal(pixels, mpimg.imread(twin_grid))
+    assert pixels.std() > 0  # a real grid of finite samples, not a blank image
+
+    # Neither model.keras nor a checkpoint: one line, exit 2.
+    shutil.rmtree(twin / "checkpoints")
+    (twin / "model.keras").unlink()
+    line = one_error_line(run_cli(capsys, "sample", twin, "--n", "4", "--out", tmp_path / "none.png"))
+    assert line == (f"zoo: error: {twin} has no model.keras and no checkpoint yet; train it with "
+                    f"`zoo train ... --out {twin}` (add --resume to continue)")
+    assert not (tmp_path / "none.png").exists()

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zoo.data import load_dataset
 from zoo.errors import TrainingDiverged, ZooError
 from zoo.registry import load_registry
 from zoo.run_dir import RunDir
 from zoo.run_spec import resolve
-from zoo.training import trainer
-from zoo.training.trainer import load_model, train
+from zoo.models.vae import VAE
+from zoo.models.vae_config import VAEConfig
+from zoo.training import faults, trainer
+from zoo.training.train_config import TrainConfig
+from zoo.training.trainer import configure_fit, load_model, train
 
 README_MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -121,3 +126,90 @@ def test_early_stopping_ends_the_run_and_a_rerun_does_not_train_more(shared_data
     train(spec, run, evaluate=False, log=messages.append)
     assert json.loads(run.state.read_text())["epoch"] == 2
     assert any("training already finished" in message for message in messages)
+
+
+class SimulatedCrash(Exception):
+    pass
+
+
+def test_cosine_schedule_resumes_exactly_and_ends_at_its_floor(shared_data_dir, tmp_path, monkeypatch):
+    spec = small_spec(shared_data_dir, epochs=3, learning_rate_schedule="cosine", final_learning_rate_fraction=0.1)
+    straight = RunDir(tmp_path / "straight")
+    train(spec, straight, evaluate=False, log=lambda _: None)
+
+    def crash_after_epoch_1(point, epoch, step=None):
+        if (point, epoch) == ("after_epoch", 1):
+            raise SimulatedCrash
+
+    crashed = RunDir(tmp_path / "crashed")
+    monkeypatch.setattr(faults, "hit", crash_after_epoch_1)
+    with pytest.raises(SimulatedCrash):
+        train(spec, crashed, evaluate=False, log=lambda _: None)
+    monkeypatch.undo()
+    assert json.loads(crashed.state.read_text())["epoch"] == 1
+    train(spec, crashed, evaluate=False, log=lambda _: None)
+
+    a, b = json.loads(straight.state.read_text()), json.loads(crashed.state.read_text())
+    assert [row["loss"] for row in a["history"]] == [row["loss"] for row in b["history"]]
+    for wa, wb in zip(weights_of(straight.checkpoints / a["checkpoint"]), weights_of(crashed.checkpoints / b["checkpoint"])):
+        np.testing.assert_array_equal(wa, wb)
+    optimizer = load_model(crashed.checkpoints / b["checkpoint"]).optimizer
+    assert int(optimizer.iterations.numpy()) == 24  # 3 epochs of 8 steps
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-4)  # 1e-3 × the final fraction 0.1
+
+
+def test_configure_fit_runs_whole_epochs_per_graph_call_with_xla_on_cpu():
+    model = VAE(VAEConfig(latent_dim=2, hidden_units=(8,)))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    configure_fit(model, TrainConfig(), steps=429)  # MNIST at batch 128: 429 = 3 × 11 × 13
+    assert model.steps_per_execution == 13 and model.jit_compile is True
+    configure_fit(model, TrainConfig(steps_per_execution=4), steps=7)  # prime: one step per call
+    assert model.steps_per_execution == 1
+    configure_fit(model, TrainConfig(jit_compile="off"), steps=8)
+    assert model.steps_per_execution == 8 and model.jit_compile is False
+
+
+@keras.saving.register_keras_serializable(package="zoo_tests")
+class NaNAtStep13(VAE):
+    """A VAE whose loss is NaN at optimiser step 13 only: epoch 2, step 5 at 8 steps per epoch."""
+
+    def regularizer(self, rate):
+        return super().regularizer(rate) + tf.where(tf.equal(self.optimizer.iterations, 12), float("nan"), 0.0)
+
+
+def test_divergence_inside_a_graph_call_names_the_exact_step(shared_data_dir, tmp_path):
+    run = RunDir(tmp_path / "run")
+    spec = small_spec(shared_data_dir, epochs=3)
+    train(small_spec(shared_data_dir, epochs=1), run, evaluate=False, log=lambda _: None)
+    state = json.loads(run.state.read_text())
+    good = load_model(run.checkpoints / state["checkpoint"])
+    model = NaNAtStep13(good.config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.optimizer.build(model.trainable_variables)
+    model.set_weights(good.get_weights())
+    model.optimizer.iterations.assign(8)  # epoch 1 done
+    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 2, step 5: "):
+        trainer._fit(model, spec, run, load_dataset(spec.data), state, "dynamic", lambda _: None)
+    assert model.steps_per_execution == 8  # all 8 steps of the epoch ran in one call, yet step 5 is named
+    assert json.loads(run.state.read_text())["checkpoint"] == state["checkpoint"]
+
+
+@pytest.mark.slow
+def test_conv_cartoon_at_128px_resumes_bit_identically(shared_data_dir, tmp_path):
+    # Without XLA this step is not bit-reproducible on CPU (the BatchNorm gradients of the 128-px decoder differ
+    # in the last bits from one evaluation to the next, see docs/reliability.md); the trainer compiles it with XLA.
+    def spec(epochs):
+        overrides = {"data": {"data_dir": str(shared_data_dir), "image_size": 128, "train_subset": 256,
+                              "validation_size": 128, "test_subset": 128},
+                     "train": {"epochs": epochs, "batch_size": 128},
+                     "evaluation": {"iw_samples": 2, "figures": False}}
+        return resolve(load_registry().get("conv_vae_cartoon"), overrides)
+
+    straight, resumed = RunDir(tmp_path / "straight"), RunDir(tmp_path / "resumed")
+    train(spec(2), straight, evaluate=False, log=lambda _: None)
+    train(spec(1), resumed, evaluate=False, log=lambda _: None)
+    train(spec(2), resumed, resume=True, evaluate=False, log=lambda _: None)
+    a, b = json.loads(straight.state.read_text()), json.loads(resumed.state.read_text())
+    assert a["history"] == [{**row, "seconds": a["history"][i]["seconds"]} for i, row in enumerate(b["history"])]
+    for wa, wb in zip(weights_of(straight.checkpoints / a["checkpoint"]), weights_of(resumed.checkpoints / b["checkpoint"])):
+        np.testing.assert_array_equal(wa, wb)

@@ -181,18 +181,22 @@ def sample(
     label: Optional[int] = typer.Option(None, help="Class to sample (conditional models)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     out: Optional[Path] = typer.Option(None, help="PNG path (default: in RUN/figures)."),
+    data_dir: Optional[str] = DataDirOption,
 ) -> None:
-    """Decode prior samples into a PNG grid (one class with --label for conditional models)."""
+    """Decode prior samples into a PNG grid (one class with --label for conditional models).
+
+    A run without model.keras (killed or diverged) is sampled from checkpoints/best.keras, with a note."""
     from zoo.evaluation.figures import class_samples, prior_samples
+    from zoo.evaluation.runner import load_run_model
     from zoo.run_dir import RunDir
     from zoo.run_spec import RunSpec
-    from zoo.training.trainer import load_model
 
     run = RunDir(run_dir)
-    if not run.model.exists():
-        raise ZooError(f"{run_dir} has no model.keras; train it first with `zoo train ... --out {run_dir}`")
+    if not run.exists():
+        raise ZooError(f"{run_dir} is not a zoo run folder (no config.json); pass the --out folder of `zoo train`")
     spec = RunSpec.from_dict(run.read_json(run.config, "is this a zoo run folder?"))
-    model = load_model(run.model, spec.class_path)
+    model, _ = load_run_model(run, spec, data_overrides={"data_dir": data_dir} if data_dir else None,
+                              doing="sampling from")
     if label is not None and not 0 <= label < max(model.config.num_classes, 1):
         raise ZooError(f"--label {label} is out of range; this model has classes 0-{model.config.num_classes - 1}")
     if label is not None and not model.is_conditional:
@@ -262,7 +266,8 @@ def _csv(value: Optional[str]) -> Optional[list[str]]:
 
 @app.command()
 def bench(
-    budget: str = typer.Option("standard", help="smoke, standard, full, or a YAML file of budget fields."),
+    budget: str = typer.Option("standard", help="smoke, standard, full (the quality run), registry, or a YAML "
+                                                "file of budget fields."),
     models: Optional[str] = typer.Option(None, help="Comma-separated registry names (default: the budget's, "
                                                     "else every entry)."),
     datasets: Optional[str] = typer.Option(None, help="Comma-separated datasets (default: each entry's own)."),

@@ -24,13 +24,27 @@ tfd = tfp.distributions
 IMAGE_EVENT_DIMS = 3  # height, width, channels
 
 
+class LogitBernoulli(tfd.Bernoulli):
+    """``tfd.Bernoulli`` whose log-density is one fused cross-entropy op.
+
+    TFP's generic ``log_prob`` takes two softplus and two ``multiply_no_nan`` passes
+    over every pixel (and as many in the gradient); on an MLP VAE's training step
+    that is about a tenth of the CPU time. For 0/1 pixels and finite logits both
+    give the same value.
+    """
+
+    def _log_prob(self, event):
+        logits = self._logits_parameter_no_checks()
+        return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(event, logits.dtype), logits=logits)
+
+
 class BernoulliLikelihood(keras.layers.Layer):
     """Independent Bernoulli pixels parameterised by logits."""
 
     is_binary = True
 
     def call(self, logits):
-        return tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), IMAGE_EVENT_DIMS)
+        return tfd.Independent(LogitBernoulli(logits=logits, dtype=tf.float32), IMAGE_EVENT_DIMS)
 
 
 class ContinuousBernoulliLikelihood(keras.layers.Layer):

@@ -1,7 +1,8 @@
 """TF side of benchmarks/perf/throughput.py: zoo (model.fit as `zoo train` runs it) and a hand-written loop.
 
-Protocol (stdin/stdout, one line each): the orchestrator writes "zoo" or "hand", the worker trains
-STEPS steps and prints JSON {"who", "images_per_s"}; "quit" ends it. Both contenders are built and
+Protocol (stdin/stdout, one line each): the orchestrator writes "zoo", "hand" or "hand_xla", the worker
+trains STEPS steps (the zoo: the nearest multiple of its steps per graph call) and prints JSON
+{"who", "images_per_s", "seconds", "steps"}; "quit" ends it. Both contenders are built and
 warmed up (traced) before "ready" is printed.
 """
 from __future__ import annotations
@@ -19,7 +20,10 @@ from zoo.data import load_dataset, train_dataset
 from zoo.data.datasets import DataConfig
 from zoo.models.vae import VAE
 from zoo.models.vae_config import VAEConfig
+from zoo.data.pipeline import steps_per_epoch
 from zoo.training.callbacks import DivergenceGuard
+from zoo.training.train_config import TrainConfig
+from zoo.training.trainer import configure_determinism, configure_fit
 
 arch, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 LATENT = 32
@@ -32,44 +36,59 @@ def pipeline():  # the zoo pipeline, exactly as zoo/training/trainer.py builds i
 
 
 # ---------------------------------------------------------------- zoo: the model.fit path of the trainer
-config = VAEConfig(latent_dim=LATENT, architecture=arch)
-zoo_model = VAE(config, name="vae")
-zoo_model.compile(optimizer=keras.optimizers.Adam(1e-3))
+# As `zoo train` sets it up: TF deterministic ops, the trainer's compile and execution settings (steps per graph
+# call, XLA, see zoo.training.trainer.configure_fit), and its per-step callbacks.
+configure_determinism(0, TrainConfig().deterministic)
+EPOCH_STEPS = steps_per_epoch(data.train, batch)
 import queue
 import threading
 
-# One model.fit call runs for the whole benchmark, as in `zoo train` (one fit over all epochs): fit's
-# per-call set-up and the iterator start are paid once, not per segment. A callback placed after the
-# trainer's DivergenceGuard (which reads the logs, so every step has finished) pauses fit at each segment
-# boundary until the orchestrator asks for the next zoo segment.
-_go, _done = queue.Queue(), queue.Queue()
-
 
 class SegmentClock(keras.callbacks.Callback):
-    def __init__(self, steps):
+    """Pauses fit at each segment boundary until the orchestrator asks for the next segment."""
+
+    def __init__(self, steps, go, done):
         super().__init__()
-        self.steps, self.started = steps, None
+        self.steps, self.go, self.done, self.started, self.count = steps, go, done, None, 0
 
     def on_train_batch_begin(self, batch, logs=None):
-        if batch % self.steps == 0:
+        if self.count % self.steps == 0:
             if self.started is not None:
-                _done.put(time.perf_counter() - self.started)
-            _go.get()
+                self.done.put(time.perf_counter() - self.started)
+            self.go.get()
             self.started = time.perf_counter()
+        self.count += self.model.steps_per_execution  # Keras calls batch hooks once per graph call
 
 
-def _fit_forever():
-    zoo_model.fit(pipeline(), epochs=1, steps_per_epoch=10**8, callbacks=[DivergenceGuard(), SegmentClock(steps)],
-                  verbose=0, shuffle=False)
+def zoo_contender(train_cfg: TrainConfig):
+    """A zoo model set up as the trainer sets it up for ``train_cfg``; returns (run(n) -> seconds, steps).
+
+    One model.fit call runs for the whole benchmark, as in `zoo train` (one fit over all epochs): fit's
+    per-call set-up and the iterator start are paid once, not per segment. The clock is placed after the
+    trainer's DivergenceGuard (which reads the logs, so every step has finished).
+    """
+    model = VAE(VAEConfig(latent_dim=LATENT, architecture=arch), name="vae")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    configure_fit(model, train_cfg, EPOCH_STEPS)
+    # Keras runs whole graph calls, so a zoo segment is the multiple of steps_per_execution nearest to STEPS.
+    segment = model.steps_per_execution * max(1, round(steps / model.steps_per_execution))
+    go, done = queue.Queue(), queue.Queue()
+    clock = SegmentClock(segment, go, done)
+    threading.Thread(target=lambda: model.fit(pipeline(), epochs=10_000, steps_per_epoch=EPOCH_STEPS,
+                                              callbacks=[DivergenceGuard(), clock], verbose=0, shuffle=False),
+                     daemon=True).start()
+
+    def run(n):
+        go.put(1)
+        return done.get()
+
+    return run, segment
 
 
-threading.Thread(target=_fit_forever, daemon=True).start()
-
-
-def run_zoo(n):
-    assert n == steps
-    _go.put(1)
-    return _done.get()
+# "zoo" is the default TrainConfig; "zoo_nojit" the same with train.jit_compile=off (ZOO_BENCH_VARIANTS=1).
+zoo_runs = {"zoo": zoo_contender(TrainConfig())}
+if os.environ.get("ZOO_BENCH_VARIANTS"):
+    zoo_runs["zoo_nojit"] = zoo_contender(TrainConfig(jit_compile="off"))
 
 
 # ---------------------------------------------------------------- hand-written: minimal tf.function step
@@ -100,8 +119,7 @@ variables = enc.trainable_variables + dec.trainable_variables
 opt.build(variables)
 
 
-@tf.function
-def hand_step(x):
+def hand_step_fn(x):
     with tf.GradientTape() as tape:
         loc, raw = tf.split(enc(x, training=True), 2, axis=-1)
         scale = tf.nn.softplus(raw) + 1e-4
@@ -117,45 +135,35 @@ def hand_step(x):
 hand_iter = iter(pipeline())
 
 
-def run_hand(n):
-    t = time.perf_counter()
-    for _ in range(n):
-        x, _y = next(hand_iter)
-        loss = hand_step(x)
-    float(loss)  # wait for the last step
-    return time.perf_counter() - t
-
-
-# Variant for profiling: the same model with steps_per_execution (ZOO_BENCH_VARIANTS=1).
-import os
-variants = {}
-if os.environ.get("ZOO_BENCH_VARIANTS"):
-    for spe, jit in ((6, False), (6, True)):
-        m = VAE(config, name=f"vae_spe{spe}")
-        m.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=spe, jit_compile=jit)
-        ds = pipeline()
-        def run_variant(n, m=m, ds=ds):
-            t = time.perf_counter()
-            m.fit(ds, epochs=1, steps_per_epoch=n, callbacks=[DivergenceGuard()], verbose=0, shuffle=False)
-            return time.perf_counter() - t
-        variants[f"zoo_spe{spe}" + ("_xla" if jit else "")] = run_variant
-    m2 = VAE(config, name="vae_nocb")
-    m2.compile(optimizer=keras.optimizers.Adam(1e-3))
-    ds2 = pipeline()
-    def run_nocb(n):
+def hand_runner(step):
+    def run(n):
         t = time.perf_counter()
-        m2.fit(ds2, epochs=1, steps_per_epoch=n, verbose=0, shuffle=False)
+        for _ in range(n):
+            x, _y = next(hand_iter)
+            loss = step(x)
+        float(loss)  # wait for the last step
         return time.perf_counter() - t
-    variants["zoo_nocb"] = run_nocb
-    for f in variants.values():
-        f(16)
-run_zoo(steps)  # warm-up: tracing
+    return run
+
+
+# The reference as the issue states it (a minimal tf.function step), and the same step XLA-compiled: the zoo
+# compiles with XLA on CPU, so the second is the like-for-like limit.
+run_hand = hand_runner(tf.function(hand_step_fn))
+run_hand_xla = hand_runner(tf.function(hand_step_fn, jit_compile=True))
+
+
+for run, _ in zoo_runs.values():
+    run(steps)  # warm-up: tracing
 run_hand(5)
+run_hand_xla(5)
 print("ready", flush=True)
 for line in sys.stdin:
     who = line.strip()
     if who == "quit":
         sys.stdout.flush()
         os._exit(0)
-    seconds = {"zoo": run_zoo, "hand": run_hand, **variants}[who](steps)
-    print(json.dumps({"who": who, "images_per_s": steps * batch / seconds, "seconds": seconds}), flush=True)
+    runners = {"hand": (run_hand, steps), "hand_xla": (run_hand_xla, steps), **zoo_runs}
+    run, done = runners[who]
+    seconds = run(steps)
+    print(json.dumps({"who": who, "images_per_s": done * batch / seconds, "seconds": seconds, "steps": done}),
+          flush=True)

@@ -369,7 +369,7 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
         parts.append(f"{group['label']}: {epochs} epochs on {images:,} training images in batches of {batch}"
                      + (f" ({steps:,} steps)" if steps else ""))
     return ["*Training:* " + "; ".join(parts) + ". The registry's own settings train much longer "
-            "(`zoo bench --budget full`), so these are early-training snapshots.", ""] if parts else []
+            "(`zoo bench --budget registry`), so these are early-training snapshots.", ""] if parts else []
 
 
 def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:

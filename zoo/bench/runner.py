@@ -18,6 +18,11 @@ skipped on a rerun unless ``force``; a cell that crashes, times out or cannot be
 configured is recorded with its error, shown as failed in every table, and
 retried on the next run. The results folder accumulates: cells run earlier
 under the same budget (e.g. other seeds or models) stay in the aggregate.
+
+A killed bench (even by SIGKILL) loses only the cell in progress: its worker
+dies with the bench (``zoo.bench.worker.die_with_parent``), it has no
+``result.json``, and a rerun of the same command redoes it from scratch and
+skips the finished cells (tests/test_faults.py, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from zoo import io as zio
 from zoo.bench.budgets import EXPERIMENTS, SAMPLING_SOURCES, Budget, Experiment, Variant
+from zoo.bench.worker import PARENT_ENV
 from zoo.errors import ZooError
 from zoo.run_spec import merge_overrides
 
@@ -223,8 +229,10 @@ def run_job(job: dict[str, Any], job_dir: Path, *, timeout: float | None, env: M
         result_path.unlink()
     started = time.perf_counter()
     with open(log_path, "w") as log:
+        # Its own session, so a timeout kills its whole group; PARENT_ENV makes it die with this process.
         process = subprocess.Popen([sys.executable, "-m", "zoo.bench.worker", str(job_path)], stdout=log,
-                                   stderr=subprocess.STDOUT, env=dict(env), start_new_session=True)
+                                   stderr=subprocess.STDOUT, env={**env, PARENT_ENV: str(os.getpid())},
+                                   start_new_session=True)
         try:
             returncode = process.wait(timeout=timeout)
             timed_out = False

@@ -6,6 +6,13 @@ within a process) belong to that cell alone, and a crash or a kill takes down
 only that cell. The job file names everything the worker needs; the worker
 writes its result record atomically at the end, so a result file exists only
 for a job that finished.
+
+The runner starts each worker in its own session (so that it can kill the
+worker's whole process group on a timeout), which also means a kill of the
+bench's process group would not reach it. So the worker dies with the bench:
+on Linux the kernel SIGKILLs it when its parent dies (``PR_SET_PDEATHSIG``),
+elsewhere a watchdog thread notices the parent is gone. An orphan would
+otherwise keep training in the run folder that a rerun of the bench replaces.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,36 @@ SCHEMA_CELL = "zoo.bench.cell/1"
 SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
 GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
 EMPTY_GRID = 20  # cells per side of the grid behind latent_empty_fraction (over ±2 whitened std)
+
+
+PARENT_ENV = "ZOO_BENCH_PARENT_PID"
+"""Set by the runner to its own pid: the worker exits when that process is gone."""
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """SIGKILLs this process as soon as the bench process named by ``$ZOO_BENCH_PARENT_PID`` dies."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not parent.isdigit():
+        return
+    parent_pid = int(parent)
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            armed = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os.kill(os.getpid(), signal.SIGKILL)
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        threading.Thread(target=watch, name="zoo-bench-parent-watch", daemon=True).start()
 
 
 def usage() -> dict[str, float]:
@@ -215,6 +254,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m zoo.bench.worker JOB.json", file=sys.stderr)
         return 2
+    die_with_parent()
     from zoo import io as zio
 
     job = json.loads(Path(argv[0]).read_text())

@@ -31,7 +31,6 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """Scores ``run``'s final model; ``overrides`` change the evaluation config (e.g. iw_samples)."""
     from zoo.evaluation import evaluate, write_all_figures
-    from zoo.training.trainer import load_model
 
     spec = spec or RunSpec.from_dict(run.read_json(run.config, "is this a finished zoo run folder?"))
     config = spec.evaluation.replace(**(overrides or {}))
@@ -39,15 +38,7 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
         data = load_dataset(spec.data.replace(**(data_overrides or {})))
     model_file = run.model
     if model is None:
-        if not run.model.exists():
-            model_file = _fallback_checkpoint(run, log)
-        model = load_model(model_file, spec.class_path)
-        if model_file != run.model:
-            # What `zoo train` does before saving model.keras (e.g. the autoencoder fits its prior).
-            from zoo.data import eval_dataset
-
-            binary = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
-            model.finalize(eval_dataset(data.train, batch_size=1000, binarization=binary, seed=0))
+        model, model_file = load_run_model(run, spec, data=data, doing="evaluating", log=log)
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
     images, labels = test_arrays(data, binarization)
     metrics = evaluate(model, images, labels, config)
@@ -78,13 +69,34 @@ def summary_line(metrics: dict[str, Any]) -> str:
     return " ".join(parts) + " nats"
 
 
-def _fallback_checkpoint(run: RunDir, log: Callable[[str], None]):
+def load_run_model(run: RunDir, spec: RunSpec, *, data: ImageData | None = None,
+                   data_overrides: dict[str, Any] | None = None, doing: str = "evaluating",
+                   log: Callable[[str], None] = print):
+    """The model of a run folder and the file it came from: ``model.keras``, or, for a run that stopped before
+    writing it (killed, diverged), ``checkpoints/best.keras`` with one note and finalized as `zoo train` would
+    have done before saving model.keras (e.g. the autoencoder fits its prior to the training codes; that needs
+    the training data, loaded here unless ``data`` is given)."""
+    from zoo.training.trainer import load_model
+
+    model_file = run.model if run.model.exists() else _fallback_checkpoint(run, log, doing)
+    model = load_model(model_file, spec.class_path)
+    if model_file != run.model:
+        from zoo.data import eval_dataset
+
+        if data is None:
+            data = load_dataset(spec.data.replace(**(data_overrides or {})))
+        binary = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
+        model.finalize(eval_dataset(data.train, batch_size=1000, binarization=binary, seed=0))
+    return model, model_file
+
+
+def _fallback_checkpoint(run: RunDir, log: Callable[[str], None], doing: str = "evaluating"):
     """``checkpoints/best.keras`` of a run that stopped before writing model.keras (killed, diverged)."""
     if not run.best_checkpoint.exists():
         raise_missing_model(run)
     state = run.read_json(run.state, "re-run `zoo train` with --resume or --overwrite") if run.state.exists() else {}
     epoch = f" (epoch {state['best_epoch']})" if state.get("best_epoch") else ""
-    log(f"note: {run.root} has no model.keras (training did not finish); evaluating checkpoints/best.keras{epoch}")
+    log(f"note: {run.root} has no model.keras (training did not finish); {doing} checkpoints/best.keras{epoch}")
     return run.best_checkpoint
 
 

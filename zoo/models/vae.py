@@ -67,9 +67,18 @@ class VAE(keras.Model):
         self.encoder_net, self.decoder_net = _build_networks(config)
         self.posterior_head = self.make_posterior_head()
         self.likelihood_head = make_likelihood(config.likelihood, config.image_shape[-1])
-        # Rate weight driven by the KL warm-up schedule; 1 outside warm-up.
+        # Rate weight driven by the KL warm-up schedule; 1 outside warm-up. The training step sets it from the
+        # optimiser's step count, so it ramps per step even when several steps run per graph call.
         self.kl_weight = self.add_weight(name="kl_weight", shape=(), initializer="ones", trainable=False,
-                                         dtype="float32", autocast=False)
+                                         dtype="float32", autocast=False, aggregation="only_first_replica")
+        self.kl_warmup_steps = self.add_weight(name="kl_warmup_steps", shape=(), initializer="zeros",
+                                               trainable=False, dtype="float32", autocast=False,
+                                               aggregation="only_first_replica")
+        # 1-based optimiser step of the first non-finite loss (0: none yet), read by the divergence guard between
+        # graph calls so it can name the exact step.
+        self.first_nonfinite_step = self.add_weight(name="first_nonfinite_step", shape=(), initializer="zeros",
+                                                    trainable=False, dtype="int64",
+                                                    aggregation="only_first_replica")
         self.noise_seed = 0
         self.create_prior_state()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "elbo", "distortion", "rate")}
@@ -138,7 +147,11 @@ class VAE(keras.Model):
     # --------------------------------------------------------------- Keras
     def train_step(self, data):
         images, labels = data
-        seed = tf.stack([tf.constant(self.noise_seed, tf.int32), tf.cast(self.optimizer.iterations, tf.int32)])
+        iterations = self.optimizer.iterations
+        seed = tf.stack([tf.constant(self.noise_seed, tf.int32), tf.cast(iterations, tf.int32)])
+        warmup = self.kl_warmup_steps
+        self.kl_weight.assign(tf.where(warmup > 0, tf.minimum(1.0, tf.cast(iterations, tf.float32) /
+                                                              tf.maximum(warmup, 1.0)), self.kl_weight))
         with tf.GradientTape() as tape:
             terms = self.loss_terms(images, labels, seed, training=True)
             # Keras sums gradients across replicas, so each replica contributes its share.
@@ -146,6 +159,9 @@ class VAE(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
+        first_bad = self.first_nonfinite_step
+        first_bad.assign(tf.where((first_bad > 0) | tf.math.is_finite(terms["loss"]), first_bad,
+                                  tf.cast(iterations, tf.int64)))  # apply() has counted this step
         return self._record(terms)
 
     def test_step(self, data):

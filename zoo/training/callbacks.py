@@ -17,34 +17,46 @@ MONITOR = "val_elbo"  # the β = 1 ELBO: comparable across β and warm-up weight
 
 
 class KLWarmup(keras.callbacks.Callback):
-    """Ramps the rate weight linearly from 0 to 1 over the first ``warmup_steps`` optimiser steps."""
+    """Ramps the rate weight linearly from 0 to 1 over the first ``warmup_steps`` optimiser steps.
+
+    The training step computes the weight from the optimiser's step count (``VAE.train_step``), so a
+    resumed run continues the same ramp; this callback only tells the model the ramp's length.
+    """
 
     def __init__(self, warmup_steps: int):
         super().__init__()
         self.warmup_steps = warmup_steps
 
-    def on_train_batch_begin(self, batch, logs=None):
-        # Derived from the optimiser's step count, so a resumed run continues the same ramp.
-        step = int(self.model.optimizer.iterations.numpy())
-        self.model.kl_weight.assign(min(1.0, step / self.warmup_steps))
+    def on_train_begin(self, logs=None):
+        self.model.kl_warmup_steps.assign(float(self.warmup_steps))
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stops at the first non-finite loss, naming the epoch and step; checkpoints stay as they were."""
+    """Stops at the first non-finite loss, naming the epoch and step; checkpoints stay as they were.
+
+    Keras calls it after each graph call, which may run several steps (``steps_per_execution``);
+    the model records the exact step of the first non-finite loss (``VAE.first_nonfinite_step``).
+    """
 
     def __init__(self):
         super().__init__()
         self.epoch = 0
+        self.last_step = 0  # steps of this epoch done at the previous call
         self.error: TrainingDiverged | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.last_step = 0
 
     def on_train_batch_end(self, batch, logs=None):
         bad = {key: value for key, value in (logs or {}).items() if not math.isfinite(float(value))}
+        first_bad = int(self.model.first_nonfinite_step.numpy()) if bad else 0
         if bad:
-            self._stop(f"step {batch + 1}", bad)
-        faults.hit("after_batch", self.epoch + 1, batch + 1)
+            steps = self.params.get("steps") or 0
+            where = f"step {(first_bad - 1) % steps + 1}" if first_bad and steps else f"step {batch + 1}"
+            self._stop(where, bad)
+        faults.hit_steps("after_batch", self.epoch + 1, self.last_step + 1, batch + 1)
+        self.last_step = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         # Finite training losses can still give a non-finite validation ELBO; such weights are not kept either.

@@ -34,6 +34,35 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ZooError(f"unknown strategy '{name}'; choose auto, default, mirrored or multi-worker")
 
 
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process owns the run folder: task "chief", or worker 0 when the cluster has no chief.
+
+    Always true outside a multi-worker cluster (no ``cluster_resolver`` or an empty cluster spec).
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and int(resolver.task_id or 0) == 0 and "chief" not in cluster
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is not None and bool(resolver.cluster_spec().as_dict())
+
+
+def all_workers_sum(strategy: tf.distribute.Strategy, values: list[float]) -> list[float]:
+    """Sums ``values`` over the workers of the cluster (a collective: every worker must call it, in the same
+    order). Each worker's replicas all contribute, so the total is divided by the replicas per worker."""
+    local = tf.constant(values, tf.float32)
+    per_replica = strategy.run(lambda: tf.identity(local))
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    replicas_per_worker = max(1, len(strategy.extended.worker_devices))
+    return [float(v) / replicas_per_worker for v in total.numpy()]
+
+
 def apply_precision(name: str) -> str:
     """Sets the global Keras dtype policy; ``auto`` is mixed_float16 on a GPU, float32 on a CPU."""
     if name == "auto":

@@ -6,7 +6,8 @@ in normal use. The value is ``POINT:EPOCH`` or ``after_batch:EPOCH:STEP``, epoch
 and steps counted from 1 as in the progress bar and ``state.json``:
 
 ==========================  ==============================================================
-``after_batch:E:S``         mid-epoch: optimiser step S of epoch E has been applied
+``after_batch:E:S``         mid-epoch: optimiser step S of epoch E has been applied (with several
+                            steps per graph call, at the end of the call that ran step S)
 ``in_checkpoint_write:E``   epoch E's checkpoint is in its temporary file, not yet renamed
 ``before_state_write:E``    epoch E's checkpoint files are in place; ``state.json`` still
                             names epoch E-1
@@ -49,3 +50,10 @@ def hit(point: str, epoch: int, step: int | None = None) -> None:
         return
     if _FAULT == (point, epoch, step):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hit_steps(point: str, epoch: int, first: int, last: int) -> None:
+    """``hit`` for a graph call that ran steps ``first`` .. ``last`` of ``epoch``."""
+    if _FAULT is None or _FAULT[:2] != (point, epoch) or not first <= (_FAULT[2] or 0) <= last:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -21,9 +21,21 @@ class TrainConfig(Config):
     epochs: int = bounded_field(30, minimum=1)
     batch_size: int = bounded_field(128, minimum=1)
     learning_rate: float = bounded_field(1e-3, minimum=0.0, exclusive_minimum=True)
+    learning_rate_schedule: str = choice_field(
+        "constant", ("constant", "cosine"),
+        help="cosine: decays the rate over all epochs to learning_rate × final_learning_rate_fraction")
+    final_learning_rate_fraction: float = bounded_field(0.1, minimum=0.0, maximum=1.0,
+                                                        help="end of the cosine schedule, as a fraction")
     seed: int = bounded_field(0, minimum=0)
     kl_warmup_epochs: int = bounded_field(0, minimum=0, help="epochs over which the rate weight ramps 0 → 1")
     early_stopping_patience: int = bounded_field(0, minimum=0, help="epochs without val ELBO gain (0: off)")
     deterministic: bool = dataclasses.field(default=True, metadata={"help": "TF deterministic ops"})
     strategy: str = choice_field("auto", ("auto", "default", "mirrored", "multi-worker"))
     precision: str = choice_field("auto", ("auto", "float32", "mixed_float16"))
+    steps_per_execution: int = bounded_field(
+        16, minimum=1, help="training steps per call into the compiled graph (the largest divisor of the steps "
+                            "per epoch up to this); callbacks and progress run between calls")
+    jit_compile: str = choice_field(
+        "auto", ("auto", "on", "off"),
+        help="XLA-compile the training step; auto: on when no GPU is visible (XLA on CPU is deterministic), "
+             "else as Keras decides (off under TF deterministic ops)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from typing import Any, Callable
 
 import keras
@@ -23,7 +24,8 @@ from zoo.likelihoods import is_binary
 from zoo.run_dir import RunDir, build_manifest
 from zoo.run_spec import RunSpec
 from zoo.training.callbacks import DivergenceGuard, KLWarmup, RunCheckpoint
-from zoo.training.devices import apply_precision, describe_devices, make_strategy
+from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
+                                  make_strategy)
 
 # Fields a resumed run may change: how long and where it trains, and how it is scored.
 # (memory_budget_mb only decides whether images are held or streamed; the batches are the same.)
@@ -82,6 +84,35 @@ def build_model(spec: RunSpec, data: ImageData):
     return model
 
 
+def configure_fit(model: keras.Model, train_cfg, steps: int) -> None:
+    """What ``fit`` needs beyond the compiled model (``TrainConfig``): the learning-rate schedule, the steps per
+    graph call and XLA. Called before every fit, fresh or resumed, so the run's config always decides them."""
+    if train_cfg.learning_rate_schedule == "cosine":
+        # A function of the optimiser's step count, so a resumed run continues the same curve (a resume with more
+        # epochs stretches the curve from there on).
+        model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+            train_cfg.learning_rate, decay_steps=train_cfg.epochs * steps, alpha=train_cfg.final_learning_rate_fraction)
+    # Keras always runs whole calls of steps_per_execution steps, so a divisor of the epoch's steps keeps every
+    # epoch on its own batches (resume and the stateless pipeline count on that).
+    wanted = min(train_cfg.steps_per_execution, steps)
+    if is_multi_worker(model.distribute_strategy):
+        # With steps_per_execution > 1, Keras's multi-step loop (a tf.while_loop over get_next_as_optional) fails
+        # under MultiWorkerMirroredStrategy ("You must feed a value for placeholder tensor ... while/cond/
+        # Placeholder"), also for a train_step without the model's variable assigns; so one step per call.
+        wanted = 1
+    model.steps_per_execution = max(d for d in range(1, wanted + 1) if steps % d == 0)
+    # auto: XLA on a single CPU replica only; with several replicas the gradient all-reduce runs inside the step.
+    jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and model.distribute_strategy
+                                            .num_replicas_in_sync == 1 and not tf.config.list_physical_devices("GPU"))
+    if jit and all(layer.supports_jit for layer in model._flatten_layers()):
+        # Keras's own switch refuses XLA whenever TF deterministic ops are on, for the sake of some GPU kernels;
+        # on CPU XLA's results are bit-identical from run to run (tests/test_training.py checks resume equality).
+        model._jit_compile = True
+    elif not jit:
+        model._jit_compile = False
+    model.train_function = model.test_function = None  # rebuilt by the next fit with these settings
+
+
 def load_model(path, class_path: str | None = None) -> keras.Model:
     """Loads a zoo ``.keras`` file in Keras safe mode (no arbitrary code).
 
@@ -119,13 +150,63 @@ def load_model(path, class_path: str | None = None) -> keras.Model:
     return model
 
 
+def open_shared_run(run: RunDir, spec: RunSpec, strategy: tf.distribute.Strategy, *, resume: bool,
+                    overwrite: bool, log: Callable[[str], None]) -> dict | None:
+    """``open_run`` for a cluster of workers sharing one run folder (a shared filesystem is assumed).
+
+    Only the chief opens the folder (``--overwrite``, tidying, config check); then, after a barrier, every other
+    worker reads the ``state.json`` the chief settled on, so all load the same checkpoint. Two collectives, run by
+    every worker in the same order, tell each worker whether the chief failed and whether all saw the same
+    epoch, so a failure raises on every worker instead of leaving the others waiting in a collective.
+    """
+    if not is_multi_worker(strategy):
+        return open_run(run, spec, resume=resume, overwrite=overwrite, log=log)
+    chief, state, error = is_chief(strategy), None, None
+    if chief:
+        try:
+            state = open_run(run, spec, resume=resume, overwrite=overwrite, log=log)
+        except ZooError as failure:
+            error = failure
+    (chief_failed,) = all_workers_sum(strategy, [1.0 if error else 0.0])
+    if error:
+        raise error
+    if chief_failed:
+        raise ZooError(f"the chief worker could not open the run folder {run.root}; see its log")
+    seen = 0.0
+    if not chief:
+        try:
+            if run.state.exists():
+                state = run.read_json(run.state, "delete the folder or use --overwrite")
+                if not (run.checkpoints / state["checkpoint"]).exists():
+                    raise ZooError(f"{run.root}: checkpoint {state['checkpoint']} named by state.json is missing")
+        except (ZooError, KeyError, TypeError) as failure:
+            log(f"cannot read the chief's run state: {failure}")
+            seen = -1.0
+    if seen == 0.0:
+        seen = float(state["epoch"]) if state else 0.0
+    total, squares = all_workers_sum(strategy, [seen, seen * seen])
+    workers = strategy.num_replicas_in_sync / max(1, len(strategy.extended.worker_devices))
+    if abs(workers * squares - total * total) > 1e-3:  # equality iff every worker saw the same epoch
+        raise ZooError(f"the workers disagree on the state of {run.root} (epochs seen: mean {total / workers:g}, "
+                       f"this worker {seen:g}); --strategy multi-worker needs --out on a filesystem shared by "
+                       "all workers")
+    return state
+
+
 def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool = False,
           evaluate: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Trains (or resumes) the run described by ``spec`` in ``run``; returns the test metrics."""
-    state = open_run(run, spec, resume=resume, overwrite=overwrite, log=log)
+    """Trains (or resumes) the run described by ``spec`` in ``run``; returns the test metrics.
+
+    Under ``--strategy multi-worker`` only the chief writes ``run`` (a folder on a filesystem shared by all
+    workers); the other workers train in step with it, write their checkpoints (Keras saving may run collectives)
+    and TensorBoard logs to a private temporary folder that is deleted at the end, and skip the evaluation, which
+    the chief runs alone (it runs no collectives). They return ``{}``.
+    """
+    strategy = make_strategy(spec.train.strategy)  # first: a multi-worker strategy must precede other TF ops
+    chief = is_chief(strategy)
+    state = open_shared_run(run, spec, strategy, resume=resume, overwrite=overwrite, log=log)
     data = load_dataset(spec.data)
     precision = apply_precision(spec.train.precision)
-    strategy = make_strategy(spec.train.strategy)
     configure_determinism(spec.train.seed, spec.train.deterministic)
 
     with strategy.scope():
@@ -140,18 +221,28 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
     if state is None:
         state = {"epoch": 0, "checkpoint": None, "best": None, "best_epoch": None, "wait": 0, "history": [],
                  "stopped_early": False}
-        zio.write_json(run.config, spec.to_dict())
-        manifest = build_manifest(spec.to_dict(), data.checksums, describe_devices(), strategy.__class__.__name__,
-                                  precision)
-        manifest.update(binarization=binarization, parameters=int(model.count_params()))
-        zio.write_json(run.manifest, manifest)
+        if chief:
+            zio.write_json(run.config, spec.to_dict())
+            manifest = build_manifest(spec.to_dict(), data.checksums, describe_devices(),
+                                      strategy.__class__.__name__, precision)
+            manifest.update(binarization=binarization, parameters=int(model.count_params()))
+            zio.write_json(run.manifest, manifest)
 
     epochs, batch = spec.train.epochs, spec.train.batch_size
     if state["epoch"] < epochs and not state["stopped_early"]:
-        _fit(model, spec, run, data, state, binarization, log)
+        # A non-chief worker's checkpoints, state and logs go to a scratch folder of its own, never to the run's.
+        scratch = run if chief else RunDir(tempfile.mkdtemp(prefix="zoo-worker-"))
+        try:
+            _fit(model, spec, scratch, data, state, binarization, log)
+        finally:
+            if scratch is not run:
+                shutil.rmtree(scratch.root, ignore_errors=True)
     else:
         log(f"{run.root}: training already finished ({state['epoch']} epochs)")
 
+    if not chief:
+        log("training done; the chief worker writes the run folder" + (" and evaluates" if evaluate else ""))
+        return {}
     if evaluate:
         return finish(run, data=data, log=log)
     return {}
@@ -164,6 +255,7 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
                                start_epoch=state["epoch"], epochs=train_cfg.epochs, binarization=binarization)
     validation = eval_dataset(data.validation, batch_size=max(train_cfg.batch_size, 500),
                               binarization=binarization, seed=0)
+    configure_fit(model, train_cfg, steps)
     guard = DivergenceGuard()
     callbacks = [guard, RunCheckpoint(run, state, train_cfg.early_stopping_patience, guard),
                  keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)]

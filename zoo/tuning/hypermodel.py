@@ -32,7 +32,7 @@ from zoo.likelihoods import is_binary
 from zoo.registry import Entry
 from zoo.run_spec import RunSpec, resolve
 from zoo.training.callbacks import DivergenceGuard, KLWarmup
-from zoo.training.trainer import build_model
+from zoo.training.trainer import build_model, configure_fit
 from zoo.tuning.objectives import check_objective
 from zoo.tuning.space import SearchParam, apply_values
 
@@ -140,6 +140,7 @@ class RegistryHyperModel(keras_tuner.HyperModel):
                                  start_epoch=initial_epoch, epochs=epochs, binarization=binarization)
         validation = eval_dataset(self.data.validation, batch_size=max(train_cfg.batch_size, 500),
                                   binarization=binarization, seed=0)
+        configure_fit(model, train_cfg, steps)
         guard = DivergenceGuard()
         callbacks: list[keras.callbacks.Callback] = [guard]
         if train_cfg.kl_warmup_epochs:
