@@ -5,14 +5,16 @@
 Builds conv_vae_cartoon's architecture (five stride-2 Conv-BN-LeakyReLU blocks, latent 200, continuous
 Bernoulli) for SIZE x SIZE RGB, with TF deterministic ops on, and computes the gradient of the same loss on the
 same batch (fixed noise seed) REPEATS + 1 times, as a plain tf.function and as an XLA-compiled one. Reports the
-largest absolute difference between the first gradient and each repeat. Writes
-benchmarks/results/conv_determinism.{json,md}.
+largest absolute difference between the first gradient and each repeat. The differences of the plain step come
+from thread scheduling, so they show on a busy machine: ``--busy N`` runs N busy-looping processes meanwhile.
+Writes benchmarks/results/conv_determinism.{json,md}.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
+import multiprocessing
 import os
 import platform
 import sys
@@ -41,12 +43,21 @@ def max_differences(model, images, labels, jit: bool, repeats: int) -> list[floa
     return [max(float(np.max(np.abs(a - b.numpy()))) for a, b in zip(first, gradients())) for _ in range(repeats)]
 
 
+def spin() -> None:
+    while True:
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--busy", type=int, default=0, help="busy-looping processes run meanwhile")
     args = parser.parse_args()
+    spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.busy)]
+    for process in spinners:
+        process.start()
     tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(0)
     entry = load_registry().get("conv_vae_cartoon")
@@ -56,14 +67,19 @@ def main() -> None:
     images = tf.constant(np.random.default_rng(0).random((args.batch, args.size, args.size, 3)).astype("float32"))
     labels = tf.zeros((args.batch,), tf.int32)
     results = {mode: max_differences(model, images, labels, mode == "xla", args.repeats) for mode in ("plain", "xla")}
+    for process in spinners:
+        process.terminate()
     report = {"command": " ".join([sys.executable, *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
-              "size": args.size, "batch": args.batch, "max_abs_difference": results}
+              "size": args.size, "batch": args.batch, "busy_processes": args.busy,
+              "load_average_at_end": os.getloadavg(), "max_abs_difference": results}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "conv_determinism.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [f"# Conv VAE gradient reproducibility on CPU ({args.size} px, batch {args.batch})", "",
-             f"Command: `{report['command']}`  ", f"Date: {report['date']}", "",
+             f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
+             f"Machine: {os.cpu_count()} cores, {args.busy} busy-looping processes meanwhile, load average at the "
+             f"end {', '.join(f'{x:.1f}' for x in report['load_average_at_end'])}", "",
              "| step compiled as | max abs difference of repeats vs the first gradient | bit-identical |",
              "|---|---|---|"]
     for mode, diffs in results.items():
