@@ -28,8 +28,8 @@ class LogitBernoulli(tfd.Bernoulli):
     """``tfd.Bernoulli`` whose log-density is one fused cross-entropy op.
 
     TFP's generic ``log_prob`` takes two softplus and two ``multiply_no_nan`` passes
-    over every pixel (and as many in the gradient); on an MLP VAE's training step
-    that is about a tenth of the CPU time. For 0/1 pixels and finite logits both
+    over every pixel (and as many in the gradient), which shows in an MLP VAE's
+    training step (docs/performance.md). For 0/1 pixels and finite logits both
     give the same value.
     """
 
