@@ -353,3 +353,16 @@ def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
     assert sorted(row["trial_id"] for row in rows) == ["0", "1", "2"]
     assert (out / "best.yaml").exists()
     assert "chief oracle on" in logs["chief.log"] and "no trials left" in logs["worker0.log"]
+
+
+def test_a_search_saved_before_a_config_field_existed_still_resumes():
+    from zoo.tuning.tune import settings_differences
+
+    spec = resolve(load_registry().get("vae"), {}).to_dict()
+    spec["data"].pop("data_dir", None)
+    current = {"entry": "vae", "tuner": "random", "spec": spec}
+    saved = json.loads(json.dumps(current))
+    del saved["spec"]["train"]["steps_per_execution"]  # written by a zoo without that field
+    assert settings_differences(saved, current) == []
+    saved["spec"]["train"]["learning_rate"] = 0.5
+    assert settings_differences(saved, current) == ["spec.train.learning_rate: 0.5 → 0.001"]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 from zoo import io as zio
 from zoo.errors import ZooError
 from zoo.registry import Entry
-from zoo.run_spec import merge_overrides, resolve
+from zoo.run_spec import RunSpec, merge_overrides, resolve
 from zoo.tuning.objectives import check_objective
 from zoo.tuning.space import parse_search_space
 
@@ -79,8 +79,21 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _with_defaults(settings: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Settings whose run spec has every config field: a search saved by an older zoo lacks the fields added
+    since, which then count as their defaults rather than as differences."""
+    if not isinstance(settings.get("spec"), Mapping):
+        return settings
+    try:
+        spec = RunSpec.from_dict(settings["spec"]).to_dict()
+    except (ZooError, TypeError, KeyError):
+        return settings  # unreadable: compared as saved, so the difference shows
+    spec["data"].pop("data_dir", None)
+    return {**settings, "spec": spec}
+
+
 def settings_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    before, after = _flatten("", saved, {}), _flatten("", current, {})
+    before, after = _flatten("", _with_defaults(saved), {}), _flatten("", current, {})
     return [f"{key}: {before.get(key)!r} → {after.get(key)!r}" for key in sorted(set(before) | set(after))
             if key not in RESUMABLE and before.get(key) != after.get(key)]
 
