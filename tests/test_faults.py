@@ -435,3 +435,15 @@ def test_sample_of_a_run_without_model_keras_falls_back_to_the_best_checkpoint(s
     assert line == (f"zoo: error: {twin} has no model.keras and no checkpoint yet; train it with "
                     f"`zoo train ... --out {twin}` (add --resume to continue)")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_an_after_batch_fault_fires_in_the_graph_call_that_ran_its_step(monkeypatch):
+    killed = []
+    monkeypatch.setattr(faults, "_FAULT", ("after_batch", 2, 3))
+    monkeypatch.setattr(faults.os, "kill", lambda pid, sig: killed.append(sig))
+    faults.hit("after_batch", 2, 1, 2)  # steps 1-2: not yet
+    faults.hit("after_batch", 1, 1, 8)  # another epoch
+    faults.hit("after_epoch", 2)
+    assert killed == []
+    faults.hit("after_batch", 2, 3, 4)
+    assert killed == [signal.SIGKILL]

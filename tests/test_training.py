@@ -90,13 +90,18 @@ def test_kl_warmup_ramps_the_rate_weight(shared_data_dir, tmp_path):
     assert float(model.kl_weight.numpy()) == pytest.approx(7 / 16)
 
 
-def test_divergence_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(shared_data_dir, tmp_path):
+def one_good_epoch(shared_data_dir, tmp_path):
+    """A run folder after one finished epoch, its state, and the model of that checkpoint."""
     run = RunDir(tmp_path / "run")
-    spec = small_spec(shared_data_dir, epochs=3)
     train(small_spec(shared_data_dir, epochs=1), run, evaluate=False, log=lambda _: None)
     state = json.loads(run.state.read_text())
+    return run, state, load_model(run.checkpoints / state["checkpoint"])
+
+
+def test_divergence_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(shared_data_dir, tmp_path):
+    spec = small_spec(shared_data_dir, epochs=3)
+    run, state, model = one_good_epoch(shared_data_dir, tmp_path)
     # Continue the good run with an absurd step size: the next epoch blows up.
-    model = load_model(run.checkpoints / state["checkpoint"])
     model.optimizer.learning_rate.assign(1e30)
     with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 2, step \d+: .*lower --learning-rate"):
         trainer._fit(model, spec, run, load_dataset(spec.data), state, "dynamic", lambda _: None)
@@ -137,7 +142,7 @@ def test_cosine_schedule_resumes_exactly_and_ends_at_its_floor(shared_data_dir, 
     straight = RunDir(tmp_path / "straight")
     train(spec, straight, evaluate=False, log=lambda _: None)
 
-    def crash_after_epoch_1(point, epoch, step=None):
+    def crash_after_epoch_1(point, epoch, *steps):
         if (point, epoch) == ("after_epoch", 1):
             raise SimulatedCrash
 
@@ -178,11 +183,8 @@ class NaNAtStep13(VAE):
 
 
 def test_divergence_inside_a_graph_call_names_the_exact_step(shared_data_dir, tmp_path):
-    run = RunDir(tmp_path / "run")
     spec = small_spec(shared_data_dir, epochs=3)
-    train(small_spec(shared_data_dir, epochs=1), run, evaluate=False, log=lambda _: None)
-    state = json.loads(run.state.read_text())
-    good = load_model(run.checkpoints / state["checkpoint"])
+    run, state, good = one_good_epoch(shared_data_dir, tmp_path)
     model = NaNAtStep13(good.config)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.optimizer.build(model.trainable_variables)

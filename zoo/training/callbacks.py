@@ -55,7 +55,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             steps = self.params.get("steps") or 0
             where = f"step {(first_bad - 1) % steps + 1}" if first_bad and steps else f"step {batch + 1}"
             self._stop(where, bad)
-        faults.hit_steps("after_batch", self.epoch + 1, self.last_step + 1, batch + 1)
+        faults.hit("after_batch", self.epoch + 1, self.last_step + 1, batch + 1)
         self.last_step = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):

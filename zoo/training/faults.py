@@ -44,16 +44,12 @@ def parse(value: str | None) -> tuple[str, int, int | None] | None:
 _FAULT = parse(os.environ.get(ENV))
 
 
-def hit(point: str, epoch: int, step: int | None = None) -> None:
-    """SIGKILLs this process when ``ZOO_FAULT`` names this point (epoch and step from 1)."""
-    if _FAULT is None:
+def hit(point: str, epoch: int, step: int | None = None, last: int | None = None) -> None:
+    """SIGKILLs this process when ``ZOO_FAULT`` names this point (epoch and step from 1).
+
+    ``step``..``last`` is the range of steps a graph call ran (``last`` None: just ``step``)."""
+    if _FAULT is None or _FAULT[:2] != (point, epoch):
         return
-    if _FAULT == (point, epoch, step):
+    wanted = _FAULT[2]
+    if wanted == step or (wanted is not None and step is not None and step <= wanted <= (last or step)):
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def hit_steps(point: str, epoch: int, first: int, last: int) -> None:
-    """``hit`` for a graph call that ran steps ``first`` .. ``last`` of ``epoch``."""
-    if _FAULT is None or _FAULT[:2] != (point, epoch) or not first <= (_FAULT[2] or 0) <= last:
-        return
-    os.kill(os.getpid(), signal.SIGKILL)
