@@ -7,7 +7,9 @@ Bernoulli) for SIZE x SIZE RGB, with TF deterministic ops on, and computes the g
 same batch (fixed noise seed) REPEATS + 1 times, as a plain tf.function and as an XLA-compiled one. Reports the
 largest absolute difference between the first gradient and each repeat. The differences of the plain step come
 from thread scheduling, so they show on a busy machine: ``--busy N`` runs N busy-looping processes meanwhile.
-Writes benchmarks/results/conv_determinism.{json,md}.
+TF ops run one at a time, as `zoo train` runs them (zoo.training.devices.serialise_ops); ``--parallel-ops``
+leaves TF's default, where the plain step is not reproducible. Writes OUT.{json,md}, by default
+benchmarks/results/conv_determinism.{json,md}.
 """
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import zoo  # noqa: E402,F401  (first, as in `zoo train`: TensorFlow's CPU defaults, oneDNN on)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from zoo.models.vae import VAE  # noqa: E402
 from zoo.registry import load_registry  # noqa: E402
+from zoo.training.devices import serialise_ops  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -54,7 +58,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--busy", type=int, default=0, help="busy-looping processes run meanwhile")
+    parser.add_argument("--parallel-ops", action="store_true",
+                        help="leave TF's inter-op parallelism at its default (`zoo train` runs ops one at a time)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "conv_determinism", help="writes OUT.json and OUT.md")
     args = parser.parse_args()
+    serialised = False if args.parallel_ops else serialise_ops()
     spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.busy)]
     for process in spinners:
         process.start()
@@ -72,20 +80,22 @@ def main() -> None:
     report = {"command": " ".join([sys.executable, *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
-              "size": args.size, "batch": args.batch, "busy_processes": args.busy,
+              "size": args.size, "batch": args.batch, "busy_processes": args.busy, "ops_one_at_a_time": serialised,
               "load_average_at_end": os.getloadavg(), "max_abs_difference": results}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "conv_determinism.json").write_text(json.dumps(report, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [f"# Conv VAE gradient reproducibility on CPU ({args.size} px, batch {args.batch})", "",
              f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
              f"Machine: {os.cpu_count()} cores, {args.busy} busy-looping processes meanwhile, load average at the "
-             f"end {', '.join(f'{x:.1f}' for x in report['load_average_at_end'])}", "",
+             f"end {', '.join(f'{x:.1f}' for x in report['load_average_at_end'])}; TF ops "
+             + ("one at a time (inter-op parallelism 1, as `zoo train` runs)" if serialised
+                else "side by side (TF's default inter-op parallelism)"), "",
              "| step compiled as | max abs difference of repeats vs the first gradient | bit-identical |",
              "|---|---|---|"]
     for mode, diffs in results.items():
         lines.append(f"| {'tf.function' if mode == 'plain' else 'tf.function(jit_compile=True)'} | "
                      f"{', '.join(f'{d:.3g}' for d in diffs)} | {'yes' if max(diffs) == 0 else 'no'} |")
-    (RESULTS / "conv_determinism.md").write_text("\n".join(lines) + "\n")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

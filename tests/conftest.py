@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import zoo  # noqa: E402,F401  (its TensorFlow CPU defaults must be set before any test imports TensorFlow)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -163,6 +168,21 @@ def test_cosine_schedule_resumes_exactly_and_ends_at_its_floor(shared_data_dir, 
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-4)  # 1e-3 × the final fraction 0.1
 
 
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="zoo sets it on x86 only")
+def test_importing_zoo_turns_tensorflows_onednn_kernels_on_unless_the_user_chose():
+    probe = ("import zoo, tensorflow; from tensorflow.python.util import _pywrap_util_port as port; "
+             "print(port.IsMklEnabled())")
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+
+    def onednn_enabled(**extra) -> str:
+        done = subprocess.run([sys.executable, "-c", probe], env={**env, **extra, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                              capture_output=True, text=True, check=True)
+        return done.stdout.split()[-1]
+
+    assert onednn_enabled() == "True"
+    assert onednn_enabled(TF_ENABLE_ONEDNN_OPTS="0") == "False"
+
+
 def test_configure_fit_runs_whole_epochs_per_graph_call_with_xla_on_cpu():
     model = VAE(VAEConfig(latent_dim=2, hidden_units=(8,)))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -172,6 +192,27 @@ def test_configure_fit_runs_whole_epochs_per_graph_call_with_xla_on_cpu():
     assert model.steps_per_execution == 1
     configure_fit(model, TrainConfig(jit_compile="off"), steps=8)
     assert model.steps_per_execution == 8 and model.jit_compile is False
+
+
+def test_auto_gives_a_conv_net_the_plain_step_only_where_that_step_is_reproducible(monkeypatch):
+    """XLA for dense nets; for conv nets the plain (oneDNN) step when TF runs ops one at a time or
+    determinism is off, since only then are its results bit-identical from run to run."""
+    dense = VAE(VAEConfig(latent_dim=2, hidden_units=(8,)))
+    conv = VAE(VAEConfig(latent_dim=2, architecture="conv"))
+    for model in (dense, conv):
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    assert not trainer.has_convolutions(dense) and trainer.has_convolutions(conv)
+
+    def xla(model, inter_op_threads, **train):
+        monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: inter_op_threads)
+        configure_fit(model, TrainConfig(**train), steps=8)
+        return model.jit_compile
+
+    assert xla(dense, 1) is True and xla(dense, 0) is True
+    assert xla(conv, 1) is False  # ops one at a time: the plain step is reproducible
+    assert xla(conv, 0) is True  # ops side by side: only XLA's step is
+    assert xla(conv, 0, deterministic=False) is False
+    assert xla(conv, 1, jit_compile="on") is True
 
 
 @keras.saving.register_keras_serializable(package="zoo_tests")
@@ -194,6 +235,21 @@ def test_divergence_inside_a_graph_call_names_the_exact_step(shared_data_dir, tm
         trainer._fit(model, spec, run, load_dataset(spec.data), state, "dynamic", lambda _: None)
     assert model.steps_per_execution == 8  # all 8 steps of the epoch ran in one call, yet step 5 is named
     assert json.loads(run.state.read_text())["checkpoint"] == state["checkpoint"]
+
+
+@pytest.mark.slow
+def test_conv_step_is_reproducible_under_load_with_ops_one_at_a_time(tmp_path):
+    # The plain (not XLA) step that `zoo train` gives conv nets: the 128-px Cartoon conv VAE's gradient, computed
+    # again and again while two busy processes compete for the cores, with TF ops one at a time as zoo runs them.
+    # With ops side by side (--parallel-ops) the same check differs in the last bits (docs/reliability.md).
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "conv_determinism.py"
+    out = tmp_path / "determinism"
+    subprocess.run([sys.executable, str(script), "--size", "128", "--batch", "64", "--repeats", "4", "--busy", "2",
+                    "--out", str(out)], check=True, capture_output=True, text=True, timeout=900)
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["ops_one_at_a_time"] is True
+    assert report["max_abs_difference"]["plain"] == [0.0] * 4
+    assert report["max_abs_difference"]["xla"] == [0.0] * 4
 
 
 @pytest.mark.slow

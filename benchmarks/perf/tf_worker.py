@@ -13,6 +13,7 @@ os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
 import sys
 import time
 
+import zoo  # noqa: F401  (first, as in `zoo train`: it sets TensorFlow's CPU defaults before TF is imported)
 import keras
 import tensorflow as tf
 
@@ -24,6 +25,11 @@ from zoo.data.pipeline import steps_per_epoch
 from zoo.training.callbacks import DivergenceGuard
 from zoo.training.train_config import TrainConfig
 from zoo.training.trainer import configure_determinism, configure_fit
+from zoo.training.devices import serialise_ops
+
+# As `zoo train` sets up a deterministic run on one CPU, before the first TF op: TF ops one at a time (with it,
+# configure_fit gives the conv net the plain step instead of XLA). The whole worker runs so, hand-written too.
+assert serialise_ops(), "TF started before serialise_ops"
 
 arch, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 LATENT = 32
@@ -85,10 +91,11 @@ def zoo_contender(train_cfg: TrainConfig):
     return run, segment
 
 
-# "zoo" is the default TrainConfig; "zoo_nojit" the same with train.jit_compile=off (ZOO_BENCH_VARIANTS=1).
+# "zoo" is the default TrainConfig; with ZOO_BENCH_VARIANTS=1 also the same with train.jit_compile=off / on.
 zoo_runs = {"zoo": zoo_contender(TrainConfig())}
 if os.environ.get("ZOO_BENCH_VARIANTS"):
     zoo_runs["zoo_nojit"] = zoo_contender(TrainConfig(jit_compile="off"))
+    zoo_runs["zoo_jit"] = zoo_contender(TrainConfig(jit_compile="on"))
 
 
 # ---------------------------------------------------------------- hand-written: minimal tf.function step

@@ -77,12 +77,21 @@ def main():
         for peer in peers:  # one pythae process per PyTorch thread count
             workers[peer] = start([args.peers_python, str(HERE / "pythae_worker.py"), arch, str(args.batch), n,
                                    data_dir], {**env, "PEER_THREADS": peer.split("@")[1]})
-        variants = [("zoo_nojit", "tf")] if os.environ.get("ZOO_BENCH_VARIANTS") else []
-        order = [("zoo", "tf"), *variants, ("hand", "tf"), ("hand_xla", "tf"), *[(peer, peer) for peer in peers]]
-        samples = {who: [] for who, _ in order}
+        variants = []  # (label, worker, contender)
+        if os.environ.get("ZOO_BENCH_VARIANTS"):
+            # The zoo without XLA, and zoo and hand-written TF with TensorFlow's own CPU default (oneDNN off):
+            # TF reads TF_ENABLE_ONEDNN_OPTS at import, so the latter run in a second TF worker.
+            workers["tf_onednn_off"] = start([sys.executable, str(HERE / "tf_worker.py"), arch, str(args.batch), n],
+                                             {**env, "TF_ENABLE_ONEDNN_OPTS": "0"})
+            variants = [("zoo_nojit", "tf", "zoo_nojit"), ("zoo_jit", "tf", "zoo_jit"),
+                        ("zoo_onednn_off", "tf_onednn_off", "zoo"),
+                        ("hand_onednn_off", "tf_onednn_off", "hand")]
+        order = [("zoo", "tf", "zoo"), *variants, ("hand", "tf", "hand"), ("hand_xla", "tf", "hand_xla"),
+                 *[(peer, peer, peer) for peer in peers]]
+        samples = {label: [] for label, _, _ in order}
         for r in range(args.rounds):
-            for who, worker in order:
-                samples[who].append(ask(workers[worker], who)["images_per_s"])
+            for label, worker, who in order:
+                samples[label].append(ask(workers[worker], who)["images_per_s"])
             print(arch, r, {k: round(v[-1], 1) for k, v in samples.items()}, flush=True)
         for proc in workers.values():
             proc.stdin.write("quit\n")
@@ -112,6 +121,16 @@ def main():
     write_md(report, args, out)
 
 
+def variant_table(report, label, intro, columns, cells) -> list[str]:
+    """Markdown lines of a table over the architectures whose results have the variant ``label`` (none if none)."""
+    rows = [(arch, res["median_images_per_s"]) for arch, res in report["results"].items()
+            if label in res["median_images_per_s"]]
+    if not rows:
+        return []
+    return ["", intro, "", "| arch | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|",
+            *(f"| {arch} | " + " | ".join(cells(m)) + " |" for arch, m in rows)]
+
+
 def write_md(report, args, out):
     lines = [f"# Training throughput (images/s, batch {args.batch}, medians of {args.rounds} alternating segments)",
              "", f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
@@ -138,17 +157,27 @@ def write_md(report, args, out):
                       + ", ".join(f"{peer.split('@')[1]}: {report['results'][arch]['median_images_per_s'][peer]:.0f}"
                                   for peer in report["results"][arch]["median_images_per_s"] if "@" in peer)
                       + " images/s)" for arch, threads in report["pythae_threads"].items()) + "."]
-    variant_rows = [(arch, res["median_images_per_s"]) for arch, res in report["results"].items()
-                    if "zoo_nojit" in res["median_images_per_s"]]
-    if variant_rows:
-        lines += ["", "The zoo with `--set train.jit_compile=off` (no XLA), in the same alternation:", "",
-                  "| arch | zoo, no XLA | its ratio to hand-written TF | zoo (XLA) / zoo (no XLA) |", "|---|---|---|---|"]
-        lines += [f"| {arch} | {m['zoo_nojit']:.0f} | {m['zoo_nojit'] / m['hand']:.3f} | {m['zoo'] / m['zoo_nojit']:.3f} |"
-                  for arch, m in variant_rows]
+    lines += variant_table(
+        report, "zoo_nojit", "The zoo with `--set train.jit_compile=off` (no XLA) and `=on` (XLA), in the same "
+        "alternation (the default, `auto`, is XLA for the MLP and no XLA for the conv net):",
+        ["zoo, XLA off", "zoo, XLA on", "XLA off / hand-written TF", "XLA on / hand-written TF", "XLA on / XLA off"],
+        lambda m: [f"{m['zoo_nojit']:.0f}", f"{m['zoo_jit']:.0f}", f"{m['zoo_nojit'] / m['hand']:.3f}",
+                   f"{m['zoo_jit'] / m['hand']:.3f}", f"{m['zoo_jit'] / m['zoo_nojit']:.3f}"])
+    lines += variant_table(
+        report, "zoo_onednn_off", "With TensorFlow's own CPU default on this CPU, oneDNN kernels off "
+        "(`TF_ENABLE_ONEDNN_OPTS=0`, a second TF worker), in the same alternation:",
+        ["zoo, oneDNN off", "hand-written TF, oneDNN off", "zoo / hand, both oneDNN off",
+         "zoo (oneDNN on) / zoo (oneDNN off)"],
+        lambda m: [f"{m['zoo_onednn_off']:.0f}", f"{m['hand_onednn_off']:.0f}",
+                   f"{m['zoo_onednn_off'] / m['hand_onednn_off']:.3f}", f"{m['zoo'] / m['zoo_onednn_off']:.3f}"])
     lines += ["", "Ratios of medians are the headline figures; the per-round ratios (each contender against the "
               "segment run right next to it) show how much the shared machine's load moves them. The zoo runs as "
               "`zoo train` does by default: TF deterministic ops (on for every contender of the TF worker), "
-              "16 steps per graph call at most, XLA on CPU. \"hand-written TF\" is the issue's reference, a minimal "
+              "16 steps per graph call at most, XLA for the MLP and the plain step for the conv net, TensorFlow's "
+              "oneDNN CPU kernels on (zoo sets `TF_ENABLE_ONEDNN_OPTS=1` when it is imported) and TF ops run one "
+              "at a time (inter-op parallelism 1, as `zoo train` sets it for a deterministic run on one CPU). "
+              "These are per-process settings, so the hand-written contenders of the same worker run with them "
+              "too. \"hand-written TF\" is the issue's reference, a minimal "
               "`tf.function` step; \"+ XLA\" is the same step with `jit_compile=True`."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

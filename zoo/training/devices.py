@@ -34,6 +34,21 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ZooError(f"unknown strategy '{name}'; choose auto, default, mirrored or multi-worker")
 
 
+def serialise_ops() -> bool:
+    """Runs TensorFlow's ops one at a time (inter-op parallelism 1); returns whether they run so.
+
+    Ops running side by side share the intra-op thread pool, and then CPU kernels split their work differently
+    from run to run: the plain (non-XLA) training step of a conv net is then not bit-reproducible on a busy
+    machine, and with this it is (benchmarks/conv_determinism.py). TensorFlow fixes the setting when its runtime
+    starts, so this works only before the process's first TF op; later it reports the setting in force.
+    """
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # the runtime has started
+        pass
+    return tf.config.threading.get_inter_op_parallelism_threads() == 1
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process owns the run folder: task "chief", or worker 0 when the cluster has no chief.
 

@@ -37,5 +37,6 @@ class TrainConfig(Config):
                             "per epoch up to this); callbacks and progress run between calls")
     jit_compile: str = choice_field(
         "auto", ("auto", "on", "off"),
-        help="XLA-compile the training step; auto: on when no GPU is visible (XLA on CPU is deterministic), "
-             "else as Keras decides (off under TF deterministic ops)")
+        help="XLA-compile the training step; auto: on for one CPU replica (XLA on CPU is deterministic), except "
+             "for conv nets where the plain step with oneDNN is faster and reproducible too (TF ops one at a "
+             "time, or determinism off); else as Keras decides (off under TF deterministic ops)")

@@ -25,7 +25,7 @@ from zoo.run_dir import RunDir, build_manifest
 from zoo.run_spec import RunSpec
 from zoo.training.callbacks import DivergenceGuard, KLWarmup, RunCheckpoint
 from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
-                                  make_strategy)
+                                  make_strategy, serialise_ops, visible_gpus)
 
 # Fields a resumed run may change: how long and where it trains, and how it is scored.
 # (memory_budget_mb only decides whether images are held or streamed; the batches are the same.)
@@ -84,6 +84,15 @@ def build_model(spec: RunSpec, data: ImageData):
     return model
 
 
+_CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
+                 keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose, keras.layers.SeparableConv1D,
+                 keras.layers.SeparableConv2D, keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+
+
+def has_convolutions(model: keras.Model) -> bool:
+    return any(isinstance(layer, _CONVOLUTIONS) for layer in model._flatten_layers())
+
+
 def configure_fit(model: keras.Model, train_cfg, steps: int) -> None:
     """What ``fit`` needs beyond the compiled model (``TrainConfig``): the learning-rate schedule, the steps per
     graph call and XLA. Called before every fit, fresh or resumed, so the run's config always decides them."""
@@ -101,9 +110,14 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> None:
         # Placeholder"), also for a train_step without the model's variable assigns; so one step per call.
         wanted = 1
     model.steps_per_execution = max(d for d in range(1, wanted + 1) if steps % d == 0)
-    # auto: XLA on a single CPU replica only; with several replicas the gradient all-reduce runs inside the step.
-    jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and model.distribute_strategy
-                                            .num_replicas_in_sync == 1 and not tf.config.list_physical_devices("GPU"))
+    # auto: XLA on a single CPU replica only (with several replicas the gradient all-reduce runs inside the
+    # step), and there for dense nets, whose element-wise work it fuses. oneDNN's convolutions (zoo/__init__.py)
+    # outrun XLA's on CPU, so a conv net takes the plain step where that is bit-reproducible too: with ops run
+    # one at a time (devices.serialise_ops), or when determinism is off.
+    single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not tf.config.list_physical_devices("GPU")
+    plain_conv = has_convolutions(model) and (
+        not train_cfg.deterministic or tf.config.threading.get_inter_op_parallelism_threads() == 1)
+    jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and single_cpu and not plain_conv)
     if jit and all(layer.supports_jit for layer in model._flatten_layers()):
         # Keras's own switch refuses XLA whenever TF deterministic ops are on, for the sake of some GPU kernels;
         # on CPU XLA's results are bit-identical from run to run (tests/test_training.py checks resume equality).
@@ -202,6 +216,8 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
     and TensorBoard logs to a private temporary folder that is deleted at the end, and skip the evaluation, which
     the chief runs alone (it runs no collectives). They return ``{}``.
     """
+    if spec.train.deterministic and spec.train.strategy in ("auto", "default") and not visible_gpus():
+        serialise_ops()  # before any TF op; lets configure_fit pick the faster plain step for conv nets
     strategy = make_strategy(spec.train.strategy)  # first: a multi-worker strategy must precede other TF ops
     chief = is_chief(strategy)
     state = open_shared_run(run, spec, strategy, resume=resume, overwrite=overwrite, log=log)
@@ -262,7 +278,8 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
     if train_cfg.kl_warmup_epochs:
         callbacks.insert(0, KLWarmup(train_cfg.kl_warmup_epochs * steps))
     log(f"training {spec.name} on {data.name}: {len(data.train.x)} train / {len(data.validation.x)} validation "
-        f"images, {steps} steps per epoch, epochs {state['epoch'] + 1}-{train_cfg.epochs}")
+        f"images, {steps} steps per epoch ({model.steps_per_execution} per graph call, "
+        f"{'XLA-compiled' if model.jit_compile else 'not XLA-compiled'}), epochs {state['epoch'] + 1}-{train_cfg.epochs}")
     model.fit(train_data, epochs=train_cfg.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
               validation_data=validation, callbacks=callbacks, shuffle=False,
               verbose=1 if sys.stdout.isatty() else 2)
