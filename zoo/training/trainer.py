@@ -114,7 +114,7 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> None:
     # step), and there for dense nets, whose element-wise work it fuses. oneDNN's convolutions (zoo/__init__.py)
     # outrun XLA's on CPU, so a conv net takes the plain step where that is bit-reproducible too: with ops run
     # one at a time (devices.serialise_ops), or when determinism is off.
-    single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not tf.config.list_physical_devices("GPU")
+    single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not visible_gpus()
     plain_conv = has_convolutions(model) and (
         not train_cfg.deterministic or tf.config.threading.get_inter_op_parallelism_threads() == 1)
     jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and single_cpu and not plain_conv)
