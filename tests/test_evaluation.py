@@ -41,7 +41,7 @@ def _spread_posterior(model: VAE, scale: float) -> None:
 
 def test_eval_config_defaults_and_validation():
     config = EvalConfig()
-    assert (config.iw_samples, config.iw_chunk, config.batch_size, config.num_samples) == (1000, 100, 500, 64)
+    assert (config.iw_samples, config.iw_chunk, config.batch_size, config.num_samples) == (1000, 100, 1000, 64)
     for field in ("iw_samples", "iw_chunk", "batch_size", "num_samples"):
         with pytest.raises(ZooError, match=field):
             EvalConfig.from_dict({field: 0})

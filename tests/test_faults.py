@@ -130,6 +130,11 @@ def test_conv_vae_killed_mid_epoch_then_rerun_equals_uninterrupted_run(shared_da
     finished(zoo_process(*CONV, "--out", run, data_dir=shared_data_dir))
     assert without_seconds(state_of(run)) == without_seconds(state_of(reference))
     assert csv_rows(run) == csv_rows(reference)
+    # The manifest shows both starts of the killed run, in the same mode as the reference's one start.
+    modes = [json.loads((folder / "manifest.json").read_text())["execution"] for folder in (run, reference)]
+    assert [entry["from_epoch"] for entry in modes[0]] == [0, 1] and [e["from_epoch"] for e in modes[1]] == [0]
+    for entry in (*modes[0], *modes[1]):
+        assert (entry["xla_compiled"], entry["ops_one_at_a_time"]) == (False, True), entry
     for name in (f"checkpoints/epoch-{CONV_EPOCHS:04d}.keras", "model.keras"):
         for a, b in zip(variables_of(run / name), variables_of(reference / name), strict=True):
             np.testing.assert_array_equal(a, b, err_msg=name)

@@ -55,6 +55,12 @@ def test_resumed_run_equals_uninterrupted_run(shared_data_dir, tmp_path):
 
     a, b = json.loads(straight.state.read_text()), json.loads(resumed.state.read_text())
     assert [row["epoch"] for row in b["history"]] == [1, 2, 3]  # no gap, no duplicate
+    # The manifest lists one execution mode per start: one for the straight run, the resume's from epoch 1.
+    straight_modes = json.loads(straight.manifest.read_text())["execution"]
+    resumed_modes = json.loads(resumed.manifest.read_text())["execution"]
+    assert [entry["from_epoch"] for entry in straight_modes] == [0]
+    assert [entry["from_epoch"] for entry in resumed_modes] == [0, 1]
+    assert resumed_modes[0] | {"from_epoch": 0} == straight_modes[0] == resumed_modes[1] | {"from_epoch": 0}
     for row_a, row_b in zip(a["history"], b["history"]):
         for key in ("loss", "elbo", "val_elbo", "val_rate"):
             assert row_a[key] == row_b[key], (key, row_a, row_b)
@@ -73,6 +79,12 @@ def test_run_folder_contents_and_manifest(shared_data_dir, tmp_path):
         assert manifest["dataset"]["checksums"][filename] == md5
     assert manifest["seed"] == 0 and manifest["versions"]["tensorflow"].startswith("2.21")
     assert manifest["config"]["model"]["latent_dim"] == 4
+    [execution] = manifest["execution"]
+    # An MLP on one CPU replica takes the XLA step (train.jit_compile=auto); import zoo turned oneDNN on (x86).
+    assert execution["from_epoch"] == 0 and execution["xla_compiled"] is True
+    assert execution["ops_one_at_a_time"] == (tf.config.threading.get_inter_op_parallelism_threads() == 1)
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert execution["onednn"] is True
     assert metrics["iwae"] >= metrics["elbo"]
     assert json.loads(run.metrics.read_text())["num_examples"] == 256
 
@@ -170,8 +182,8 @@ def test_cosine_schedule_resumes_exactly_and_ends_at_its_floor(shared_data_dir, 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="zoo sets it on x86 only")
 def test_importing_zoo_turns_tensorflows_onednn_kernels_on_unless_the_user_chose():
-    probe = ("import zoo, tensorflow; from tensorflow.python.util import _pywrap_util_port as port; "
-             "print(port.IsMklEnabled())")
+    # The helper the manifest's execution record asks (TF's own IsMklEnabled).
+    probe = "import zoo; from zoo.training.devices import onednn_enabled; print(onednn_enabled())"
     env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
 
     def onednn_enabled(**extra) -> str:

@@ -2,7 +2,8 @@
 
     RUN/
       config.json        resolved RunSpec (rebuilds the model, repeats the run)
-      manifest.json      command, versions, seed, dataset checksums, git commit, devices
+      manifest.json      command, versions, seed, dataset checksums, git commit, devices,
+                         execution mode of each (re)start (XLA, ops one at a time, oneDNN)
       state.json         training progress: last finished epoch, its checkpoint, history
       metrics.csv        one row per finished epoch (rewritten from state.json)
       checkpoints/       epoch-NNNN.keras (last), best.keras

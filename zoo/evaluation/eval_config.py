@@ -21,7 +21,10 @@ class EvalConfig(Config):
     iw_chunk: int = bounded_field(
         100, minimum=1, help="importance samples processed at once; memory grows with iw_chunk x batch_size"
     )
-    batch_size: int = bounded_field(500, minimum=1, help="test images processed at once")
+    # 1000 rows keep the decoder's matrix products near the CPU's peak: with 500 the MLP's
+    # k = 1000 IWAE bound took 20 % longer (docs/performance.md). Conv presets with large
+    # feature maps set a smaller value in registry.yaml.
+    batch_size: int = bounded_field(1000, minimum=1, help="test images processed at once")
     seed: int = dataclasses.field(default=0, metadata={"help": "seed of every Monte Carlo estimate"})
     active_unit_threshold: float = bounded_field(
         0.01, minimum=0.0, help="a latent dimension is active when Cov_x(E_q[z_d|x]) exceeds this"

@@ -49,6 +49,16 @@ def serialise_ops() -> bool:
     return tf.config.threading.get_inter_op_parallelism_threads() == 1
 
 
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow's oneDNN CPU kernels are on in this process (zoo/__init__.py); None if TF cannot say."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TF's own answer; no public API exposes it
+    except ImportError:
+        return None
+    check = getattr(_pywrap_util_port, "IsMklEnabled", None)
+    return None if check is None else bool(check())
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process owns the run folder: task "chief", or worker 0 when the cluster has no chief.
 

@@ -25,7 +25,7 @@ from zoo.run_dir import RunDir, build_manifest
 from zoo.run_spec import RunSpec
 from zoo.training.callbacks import DivergenceGuard, KLWarmup, RunCheckpoint
 from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
-                                  make_strategy, serialise_ops, visible_gpus)
+                                  make_strategy, onednn_enabled, serialise_ops, visible_gpus)
 
 # Fields a resumed run may change: how long and where it trains, and how it is scored.
 # (memory_budget_mb only decides whether images are held or streamed; the batches are the same.)
@@ -93,9 +93,13 @@ def has_convolutions(model: keras.Model) -> bool:
     return any(isinstance(layer, _CONVOLUTIONS) for layer in model._flatten_layers())
 
 
-def configure_fit(model: keras.Model, train_cfg, steps: int) -> None:
+def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
     """What ``fit`` needs beyond the compiled model (``TrainConfig``): the learning-rate schedule, the steps per
-    graph call and XLA. Called before every fit, fresh or resumed, so the run's config always decides them."""
+    graph call and XLA. Called before every fit, fresh or resumed, so the run's config always decides them.
+
+    Returns the execution mode that decides a run's exact numbers on a CPU (the manifest records it): whether
+    the step is XLA-compiled, whether TF runs its ops one at a time, whether oneDNN kernels are on.
+    """
     if train_cfg.learning_rate_schedule == "cosine":
         # A function of the optimiser's step count, so a resumed run continues the same curve (a resume with more
         # epochs stretches the curve from there on).
@@ -115,8 +119,8 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> None:
     # outrun XLA's on CPU, so a conv net takes the plain step where that is bit-reproducible too: with ops run
     # one at a time (devices.serialise_ops), or when determinism is off.
     single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not visible_gpus()
-    plain_conv = has_convolutions(model) and (
-        not train_cfg.deterministic or tf.config.threading.get_inter_op_parallelism_threads() == 1)
+    ops_one_at_a_time = tf.config.threading.get_inter_op_parallelism_threads() == 1
+    plain_conv = has_convolutions(model) and (not train_cfg.deterministic or ops_one_at_a_time)
     jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and single_cpu and not plain_conv)
     if jit and all(layer.supports_jit for layer in model._flatten_layers()):
         # Keras's own switch refuses XLA whenever TF deterministic ops are on, for the sake of some GPU kernels;
@@ -125,6 +129,20 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> None:
     elif not jit:
         model._jit_compile = False
     model.train_function = model.test_function = None  # rebuilt by the next fit with these settings
+    return {"xla_compiled": bool(model.jit_compile), "ops_one_at_a_time": ops_one_at_a_time,
+            "onednn": onednn_enabled(), "steps_per_execution": int(model.steps_per_execution)}
+
+
+def record_execution(run: RunDir, epoch: int, execution: dict[str, Any]) -> None:
+    """Adds this fit's execution mode to the manifest, as starting after ``epoch``.
+
+    A run resumed in another mode (XLA or not, another TF build) gives numbers that differ in the last bits from
+    an uninterrupted run; the list shows where that happened. Entries of epochs that will be trained again go.
+    """
+    manifest = run.read_json(run.manifest, "use --overwrite to start again")
+    earlier = [entry for entry in manifest.get("execution", []) if entry["from_epoch"] < epoch]
+    manifest["execution"] = [*earlier, {"from_epoch": epoch, **execution}]
+    zio.write_json(run.manifest, manifest)
 
 
 def load_model(path, class_path: str | None = None) -> keras.Model:
@@ -271,7 +289,9 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
                                start_epoch=state["epoch"], epochs=train_cfg.epochs, binarization=binarization)
     validation = eval_dataset(data.validation, batch_size=max(train_cfg.batch_size, 500),
                               binarization=binarization, seed=0)
-    configure_fit(model, train_cfg, steps)
+    execution = configure_fit(model, train_cfg, steps)
+    if run.manifest.exists():  # a multi-worker helper's scratch folder has none
+        record_execution(run, state["epoch"], execution)
     guard = DivergenceGuard()
     callbacks = [guard, RunCheckpoint(run, state, train_cfg.early_stopping_patience, guard),
                  keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)]
@@ -279,7 +299,7 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
         callbacks.insert(0, KLWarmup(train_cfg.kl_warmup_epochs * steps))
     log(f"training {spec.name} on {data.name}: {len(data.train.x)} train / {len(data.validation.x)} validation "
         f"images, {steps} steps per epoch ({model.steps_per_execution} per graph call, "
-        f"{'XLA-compiled' if model.jit_compile else 'not XLA-compiled'}), epochs {state['epoch'] + 1}-{train_cfg.epochs}")
+        f"{'XLA-compiled' if execution['xla_compiled'] else 'not XLA-compiled'}), epochs {state['epoch'] + 1}-{train_cfg.epochs}")
     model.fit(train_data, epochs=train_cfg.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
               validation_data=validation, callbacks=callbacks, shuffle=False,
               verbose=1 if sys.stdout.isatty() else 2)
