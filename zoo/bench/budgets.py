@@ -125,7 +125,7 @@ BUDGETS: dict[str, Budget] = {
         name="full",
         description="The quality run of docs/performance.md: the vae preset on the whole of dynamically binarised "
                     "MNIST for 350 epochs with a cosine learning-rate decay, test NLL as the IWAE bound at k = 5000 "
-                    "(67 min on 2 shared CPU cores, within the 2-hour target).",
+                    "(67–69 min on 2 shared CPU cores, within the 2-hour target).",
         epochs=350, train_subset=None, validation_size=5000, test_subset=None, iw_samples=5000, seeds=1,
         models=("vae",), datasets=("mnist",), experiments=False, classifier_epochs=3,
         classifier_train_subset=None, fid_samples=10000,
