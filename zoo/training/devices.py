@@ -46,6 +46,11 @@ def serialise_ops() -> bool:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # the runtime has started
         pass
+    return ops_run_one_at_a_time()
+
+
+def ops_run_one_at_a_time() -> bool:
+    """Whether TensorFlow runs its ops one at a time in this process (inter-op parallelism 1)."""
     return tf.config.threading.get_inter_op_parallelism_threads() == 1
 
 

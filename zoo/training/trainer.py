@@ -25,7 +25,8 @@ from zoo.run_dir import RunDir, build_manifest
 from zoo.run_spec import RunSpec
 from zoo.training.callbacks import DivergenceGuard, KLWarmup, RunCheckpoint
 from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
-                                  make_strategy, onednn_enabled, serialise_ops, visible_gpus)
+                                  make_strategy, onednn_enabled, ops_run_one_at_a_time, serialise_ops,
+                                  visible_gpus)
 
 # Fields a resumed run may change: how long and where it trains, and how it is scored.
 # (memory_budget_mb only decides whether images are held or streamed; the batches are the same.)
@@ -119,7 +120,7 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
     # outrun XLA's on CPU, so a conv net takes the plain step where that is bit-reproducible too: with ops run
     # one at a time (devices.serialise_ops), or when determinism is off.
     single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not visible_gpus()
-    ops_one_at_a_time = tf.config.threading.get_inter_op_parallelism_threads() == 1
+    ops_one_at_a_time = ops_run_one_at_a_time()
     plain_conv = has_convolutions(model) and (not train_cfg.deterministic or ops_one_at_a_time)
     jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and single_cpu and not plain_conv)
     if jit and all(layer.supports_jit for layer in model._flatten_layers()):
