@@ -10,7 +10,7 @@ export ZOO_DATA_DIR
 # Slow end-to-end tests (real training on MNIST) run in their own bounded step.
 SLOW_TIMEOUT ?= 900
 
-.PHONY: install train test test-fast test-slow docs chromium clean
+.PHONY: install train test test-fast test-slow docs docs-pages docs-serve chromium clean
 
 $(BIN)/zoo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,18 @@ test: test-fast test-slow
 test-fast: install
 	$(BIN)/python -m pytest -q
 
-# The docs site, built strictly into site/ (the model, CLI and comparison pages are regenerated first).
+# The docs site, built strictly into site/ (the model, CLI and comparison pages are regenerated first);
+# docs-pages only regenerates those pages, docs-serve previews the site on http://127.0.0.1:8000.
+DOCS_TOOL := NO_MKDOCS_2_WARNING=1 $(BIN)/python tools/docs/docs_pages.py
+
 docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/zoo docs build
+	$(DOCS_TOOL) build
+
+docs-pages: install
+	$(DOCS_TOOL) generate
+
+docs-serve: install
+	$(DOCS_TOOL) serve
 
 # Debian's chromium for the docs browser test (tests/test_docs_site.py); CI runs this as root.
 chromium:

@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from zoo.models.vae import VAE  # noqa: E402
+from zoo.objectives import compute_terms  # noqa: E402
 from zoo.registry import load_registry  # noqa: E402
 from zoo.training.devices import serialise_ops  # noqa: E402
 
@@ -40,7 +41,8 @@ def max_differences(model, images, labels, jit: bool, repeats: int) -> list[floa
     @tf.function(jit_compile=jit)
     def gradients():
         with tf.GradientTape() as tape:
-            loss = model.loss_terms(images, labels, tf.constant([0, 0]), training=True)["loss"]
+            loss = compute_terms(model, images, labels, seed=tf.constant([0, 0]), step=0, training=True,
+                                 dataset_size=int(images.shape[0]))["loss"]
         return tape.gradient(loss, model.trainable_variables)
 
     first = [g.numpy() for g in gradients()]

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from zoo.evaluation import EvalConfig, evaluate
 from zoo.run_spec import RunSpec
+from zoo.training.training_model import TrainingModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,17 +53,25 @@ def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30) -> dict:
     assert tuple(model.likelihood(codes, labels).event_shape) == image_shape
 
     # Training lowers the loss on a fixed batch (the model can learn through every hook).
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.noise_seed = 0
+    trained = TrainingModel(model, dataset_size=len(images))
+    before = [v.numpy().copy() for v in model.trainable_variables]
     batch = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    first = model.evaluate(tf.data.Dataset.from_tensors((images, labels)), verbose=0, return_dict=True)
-    model.fit(batch, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
-    after = model.evaluate(tf.data.Dataset.from_tensors((images, labels)), verbose=0, return_dict=True)
+    first = trained.evaluate(tf.data.Dataset.from_tensors((images, labels)), verbose=0, return_dict=True)
+    trained.fit(batch, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+    after = trained.evaluate(tf.data.Dataset.from_tensors((images, labels)), verbose=0, return_dict=True)
     assert np.isfinite(after["loss"]) and after["loss"] < first["loss"], (first, after)
+    # Every optimiser (the model's and each one its objective declares) took every step, and every trainable
+    # variable moved: no hook is cut off from the gradient, no variable is left to no optimiser.
+    assert [int(opt.iterations.numpy()) for opt in trained.all_optimizers()] == [steps] * len(trained.all_optimizers())
+    unchanged = [v.path for v, old in zip(model.trainable_variables, before) if np.array_equal(v.numpy(), old)]
+    assert not unchanged, unchanged
 
     # The shared evaluator accepts it; for density models ELBO <= IWAE bound.
     metrics = evaluate(model, images, labels, EvalConfig(iw_samples=16, iw_chunk=8, batch_size=16, figures=False))
     assert np.isfinite(metrics["distortion"]) and np.isfinite(metrics["reconstruction_mse"])
+    # Every extra term of the objective is evaluated, finite.
+    extra = set(model.objective.term_names) - {"elbo", "distortion", "rate"}
+    assert set(metrics["objective"]) == extra and all(np.isfinite(v) for v in metrics["objective"].values())
     if cls.is_generative:
         assert np.isfinite(metrics["elbo"]) and metrics["iwae"] >= metrics["elbo"] - 1e-3
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from zoo.bench.budgets import BUDGETS, EXPERIMENTS, Budget, load_budget
-from zoo.bench.classifier import Scorer, frechet_distance, frechet_distance_of, to_unit, train_classifier
+from zoo.evaluation.frechet import frechet_distance, frechet_distance_of
+from zoo.evaluation.sample_classifier import Scorer, to_unit, train_classifier
 from zoo.bench.runner import aggregate, mean_std, plan, train_argv
 from zoo.errors import ZooError
 from zoo.registry import load_registry
@@ -27,14 +28,20 @@ MICRO = {
 CRASHY_MODULE = '''
 import keras
 from zoo.models.vae import VAE
+from zoo.objectives import ELBO
+
+
+class CrashyObjective(ELBO):
+    def terms(self, inputs):
+        raise RuntimeError("CrashyVAE exploded on purpose")
 
 
 @keras.saving.register_keras_serializable(package="crashy")
 class CrashyVAE(VAE):
     """A plugin model whose training step fails, as a buggy variant would."""
 
-    def train_step(self, data):
-        raise RuntimeError("CrashyVAE exploded on purpose")
+    def make_objective(self):
+        return CrashyObjective(name="objective")
 '''
 CRASHY_REGISTRY = '''
 models:
@@ -248,5 +255,5 @@ def test_dry_run_prints_the_plan(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["bench", "--budget", "smoke", "--dry-run"])
     assert result.exit_code == 0, result.output[-2000:]
     assert "vae-z2/mnist/seed-0: zoo train vae --dataset mnist --seed 0 --set model.latent_dim=2" in result.output
-    assert "ae/mnist/seed-0 (= ae-z2)" in result.output and "10 cells" in result.output
+    assert "ae/mnist/seed-0 (= ae-z2)" in result.output and "14 cells" in result.output
     assert not (tmp_path / "benchmarks").exists() and not (tmp_path / "runs").exists()

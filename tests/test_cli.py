@@ -121,5 +121,5 @@ def test_list_shows_every_entry():
     result = zoo("list")
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
-    assert names == ["ae", "vae", "beta_vae", "cvae", "conv_vae_cartoon"]
+    assert names == ["ae", "vae", "beta_vae", "cvae", "conv_vae_cartoon", "iwae", "beta_tc_vae", "factor_vae", "vq_vae"]
     assert "INVALID" not in result.stdout

@@ -1,7 +1,7 @@
 """MultiWorkerMirroredStrategy: two worker processes on loopback give the single-process result.
 
 Both runs train zoo's Autoencoder (no sampling noise, no BatchNorm, so the only differences are
-float32 summation order in the cross-worker all-reduce) for a few SGD steps on the same batches
+float32 summation order in the cross-worker all-reduce) for a few Adam steps on the same batches
 with the same global batch and seed; the final weights must agree within ``ATOL``/``RTOL``.
 """
 
@@ -26,6 +26,7 @@ def _worker(mode: str, out: str) -> None:
     import tensorflow as tf
 
     from zoo.models.autoencoder import Autoencoder
+    from zoo.training.training_model import TrainingModel
 
     keras.config.disable_traceback_filtering()
 
@@ -38,8 +39,7 @@ def _worker(mode: str, out: str) -> None:
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH).with_options(options)
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        model = Autoencoder({"latent_dim": 4, "hidden_units": [32]}, name="ae")
-        model.compile(optimizer=keras.optimizers.SGD(0.05))
+        model = TrainingModel(Autoencoder({"latent_dim": 4, "hidden_units": [32]}, name="ae"), learning_rate=1e-3)
     initial = [np.asarray(v) for v in model.get_weights()]
     model.fit(data, epochs=1, steps_per_epoch=STEPS, verbose=0, shuffle=False)
     final = [np.asarray(v) for v in model.get_weights()]

@@ -16,6 +16,7 @@ from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate, iwae_bound, write_all_figures
 from zoo.evaluation import figures, metrics
 from zoo.models import VAE, Autoencoder, ConditionalVAE, VAEConfig
+from zoo.training.training_model import TrainingModel
 
 
 def _random_binary_images(count: int, seed: int = 0) -> np.ndarray:
@@ -182,9 +183,8 @@ def test_training_on_mnist_improves_the_test_metrics(shared_data_dir):
     config = EvalConfig(iw_samples=20, iw_chunk=10, batch_size=250)
     before = evaluate(model, test_x, test_y, config)
 
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
     data = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(2000, seed=0).repeat().batch(100)
-    model.fit(data, epochs=1, steps_per_epoch=200, shuffle=False, verbose=0)
+    TrainingModel(model, dataset_size=len(train_x)).fit(data, epochs=1, steps_per_epoch=200, shuffle=False, verbose=0)
     after = evaluate(model, test_x, test_y, config)
 
     assert after["elbo"] > before["elbo"] + 100, (before["elbo"], after["elbo"])

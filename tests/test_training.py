@@ -23,7 +23,10 @@ from zoo.models.vae import VAE
 from zoo.models.vae_config import VAEConfig
 from zoo.training import faults, trainer
 from zoo.training.train_config import TrainConfig
-from zoo.training.trainer import configure_fit, load_model, train
+from zoo.objectives import ELBO, compute_terms, kl_warmup_weight
+from zoo.saving import load_model, load_training_model
+from zoo.training.trainer import configure_fit, train
+from zoo.training.training_model import TrainingModel
 
 README_MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -102,9 +105,17 @@ def test_rerunning_with_another_config_is_refused_and_keeps_files(shared_data_di
 def test_kl_warmup_ramps_the_rate_weight(shared_data_dir, tmp_path):
     run = RunDir(tmp_path / "run")
     train(small_spec(shared_data_dir, epochs=1, kl_warmup_epochs=2), run, evaluate=False, log=lambda _: None)
-    model = load_model(run.best_checkpoint)
-    # 8 steps of a 16-step ramp: the weight set before the last step is 7/16.
-    assert float(model.kl_weight.numpy()) == pytest.approx(7 / 16)
+    trained = load_training_model(run.best_checkpoint)
+    assert trained.kl_warmup_steps == 16 and int(trained.optimizer.iterations.numpy()) == 8  # 2 epochs of 8 steps
+    assert [float(kl_warmup_weight(tf.constant(s, tf.float32), 16)) for s in (0, 7, 16, 40)] == [0.0, 7 / 16, 1.0, 1.0]
+    # The loss at step 7 weighs the rate by 7/16; the ELBO it reports does not.
+    images = load_dataset(small_spec(shared_data_dir).data).validation.x[:64].astype("float32") / 255.0
+    images = (images > 0.5).astype("float32")
+    seed = tf.constant([3, 4])
+    terms = compute_terms(trained.zoo_model, images, None, seed=seed, step=7, warmup_steps=16, dataset_size=1024)
+    expected = np.mean(terms["distortion"].numpy() + 7 / 16 * terms["rate"].numpy())
+    assert float(terms["loss"]) == pytest.approx(expected, rel=1e-5)
+    np.testing.assert_allclose(terms["elbo"], -(terms["distortion"] + terms["rate"]), rtol=1e-6)
 
 
 def one_good_epoch(shared_data_dir, tmp_path):
@@ -112,7 +123,7 @@ def one_good_epoch(shared_data_dir, tmp_path):
     run = RunDir(tmp_path / "run")
     train(small_spec(shared_data_dir, epochs=1), run, evaluate=False, log=lambda _: None)
     state = json.loads(run.state.read_text())
-    return run, state, load_model(run.checkpoints / state["checkpoint"])
+    return run, state, load_training_model(run.checkpoints / state["checkpoint"])
 
 
 def test_divergence_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(shared_data_dir, tmp_path):
@@ -175,7 +186,7 @@ def test_cosine_schedule_resumes_exactly_and_ends_at_its_floor(shared_data_dir, 
     assert [row["loss"] for row in a["history"]] == [row["loss"] for row in b["history"]]
     for wa, wb in zip(weights_of(straight.checkpoints / a["checkpoint"]), weights_of(crashed.checkpoints / b["checkpoint"])):
         np.testing.assert_array_equal(wa, wb)
-    optimizer = load_model(crashed.checkpoints / b["checkpoint"]).optimizer
+    optimizer = load_training_model(crashed.checkpoints / b["checkpoint"]).optimizer
     assert int(optimizer.iterations.numpy()) == 24  # 3 epochs of 8 steps
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-4)  # 1e-3 × the final fraction 0.1
 
@@ -196,8 +207,7 @@ def test_importing_zoo_turns_tensorflows_onednn_kernels_on_unless_the_user_chose
 
 
 def test_configure_fit_runs_whole_epochs_per_graph_call_with_xla_on_cpu():
-    model = VAE(VAEConfig(latent_dim=2, hidden_units=(8,)))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model = TrainingModel(VAE(VAEConfig(latent_dim=2, hidden_units=(8,))))
     configure_fit(model, TrainConfig(), steps=429)  # MNIST at batch 128: 429 = 3 × 11 × 13
     assert model.steps_per_execution == 13 and model.jit_compile is True
     configure_fit(model, TrainConfig(steps_per_execution=4), steps=7)  # prime: one step per call
@@ -209,10 +219,8 @@ def test_configure_fit_runs_whole_epochs_per_graph_call_with_xla_on_cpu():
 def test_auto_gives_a_conv_net_the_plain_step_only_where_that_step_is_reproducible(monkeypatch):
     """XLA for dense nets; for conv nets the plain (oneDNN) step when TF runs ops one at a time or
     determinism is off, since only then are its results bit-identical from run to run."""
-    dense = VAE(VAEConfig(latent_dim=2, hidden_units=(8,)))
-    conv = VAE(VAEConfig(latent_dim=2, architecture="conv"))
-    for model in (dense, conv):
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    dense = TrainingModel(VAE(VAEConfig(latent_dim=2, hidden_units=(8,))))
+    conv = TrainingModel(VAE(VAEConfig(latent_dim=2, architecture="conv")))
     assert not trainer.has_convolutions(dense) and trainer.has_convolutions(conv)
 
     def xla(model, inter_op_threads, **train):
@@ -227,21 +235,24 @@ def test_auto_gives_a_conv_net_the_plain_step_only_where_that_step_is_reproducib
     assert xla(conv, 1, jit_compile="on") is True
 
 
+class NaNAtStep13Objective(ELBO):
+    """The ELBO, NaN at optimiser step 13 only: epoch 2, step 5 at 8 steps per epoch."""
+
+    def regularizer(self, rate, inputs):
+        return super().regularizer(rate, inputs) + tf.where(tf.equal(inputs.step, 12.0), float("nan"), 0.0)
+
+
 @keras.saving.register_keras_serializable(package="zoo_tests")
 class NaNAtStep13(VAE):
-    """A VAE whose loss is NaN at optimiser step 13 only: epoch 2, step 5 at 8 steps per epoch."""
-
-    def regularizer(self, rate):
-        return super().regularizer(rate) + tf.where(tf.equal(self.optimizer.iterations, 12), float("nan"), 0.0)
+    def make_objective(self):
+        return NaNAtStep13Objective(name="objective")
 
 
 def test_divergence_inside_a_graph_call_names_the_exact_step(shared_data_dir, tmp_path):
     spec = small_spec(shared_data_dir, epochs=3)
     run, state, good = one_good_epoch(shared_data_dir, tmp_path)
-    model = NaNAtStep13(good.config)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.optimizer.build(model.trainable_variables)
-    model.set_weights(good.get_weights())
+    model = TrainingModel(NaNAtStep13(good.zoo_model.config), dataset_size=1024)
+    model.zoo_model.set_weights(good.zoo_model.get_weights())
     model.optimizer.iterations.assign(8)  # epoch 1 done
     with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 2, step 5: "):
         trainer._fit(model, spec, run, load_dataset(spec.data), state, "dynamic", lambda _: None)

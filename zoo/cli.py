@@ -81,22 +81,18 @@ def _registry_entry(name: str, registry: Optional[Path]):
 
 @app.command("list")
 def list_models(registry: Optional[Path] = RegistryOption) -> None:
-    """List registered models: name, class, default dataset and key defaults."""
+    """List registered models: name, class, default dataset and description.
+
+    Reads the registry files only: no model class is imported (nor TensorFlow), so an entry is checked in
+    full by the commands that use it, such as `zoo train`."""
     from zoo.registry import load_registry, print_warnings
-    from zoo.run_spec import resolve
 
     reg = load_registry(registry)
     print_warnings(reg)
     for name in reg.names():
         entry = reg.get(name)
-        try:
-            spec = resolve(entry)
-            model = spec.model_config(spec.data.expected_image_shape, spec.data.expected_num_classes)
-            details = (f"latent={model.latent_dim} {model.architecture} {model.likelihood}"
-                       + (f" beta={model.beta}" if hasattr(model, "beta") else ""))
-            print(f"{name:<18} {entry.class_path:<42} {spec.data.name:<14} {details}")
-        except ZooError as error:
-            print(f"{name:<18} {entry.class_path:<42} INVALID: {error}")
+        dataset = entry.data.get("name", entry.dataset)
+        print(f"{name:<18} {entry.class_path:<42} {dataset:<14} {entry.description}")
 
 
 @app.command()
@@ -309,40 +305,3 @@ def bench(
         print(f"zoo bench: {len(outcome.failed)} cell(s) failed: {', '.join(outcome.failed)} "
               f"(errors in {outcome.results.parent / 'results.md'})", file=sys.stderr)
         raise typer.Exit(1)
-
-
-@app.command()
-def docs(
-    action: str = typer.Argument("build", help="generate (pages only), build (pages + mkdocs build --strict) "
-                                               "or serve (pages + live preview)."),
-    results: Optional[Path] = typer.Option(None, help="Bench results the comparison pages are made from "
-                                                      "(default benchmarks/results/standard)."),
-    site_dir: Path = typer.Option(Path("site"), help="Where `build` writes the HTML site."),
-    addr: str = typer.Option("127.0.0.1:8000", help="Address `serve` listens on."),
-) -> None:
-    """Generate the docs pages (models, CLI, comparisons) and build or serve the MkDocs site."""
-    import subprocess
-
-    from zoo.bench import docs_pages
-
-    if action not in ("generate", "build", "serve"):
-        raise ZooError(f"unknown docs action '{action}'; use generate, build or serve")
-    config = docs_pages.REPO / "mkdocs.yml"
-    if not config.exists():
-        raise ZooError(f"{config} not found; `zoo docs` works from a clone of the zoo repository")
-    source = results or docs_pages.DEFAULT_RESULTS
-    docs_pages.generate(docs_pages.DOCS, source)
-    if action == "generate":
-        return
-    try:
-        import mkdocs  # noqa: F401
-    except ImportError:
-        raise ZooError("MkDocs is not installed; install the docs extra: pip install -e '.[docs]'") from None
-    environment = {**os.environ, "ZOO_DOCS_RESULTS": str(Path(source).resolve())}
-    if action == "build":
-        argv = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site_dir.resolve())]
-    else:
-        argv = [sys.executable, "-m", "mkdocs", "serve", "-f", str(config), "-a", addr]
-    result = subprocess.run(argv, env=environment)
-    if result.returncode:
-        raise typer.Exit(result.returncode)

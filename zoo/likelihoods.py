@@ -35,10 +35,24 @@ class LogitBernoulli(tfd.Bernoulli):
 
     def _log_prob(self, event):
         logits = self._logits_parameter_no_checks()
-        return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(event, logits.dtype), logits=logits)
+        event = tf.cast(event, logits.dtype)
+        if event.shape.rank != logits.shape.rank:  # images [batch, ...] against k codes' logits [k, batch, ...]
+            event = tf.broadcast_to(event, tf.shape(logits))
+        return -tf.nn.sigmoid_cross_entropy_with_logits(labels=event, logits=logits)
 
 
-class BernoulliLikelihood(keras.layers.Layer):
+class Likelihood(keras.layers.Layer):
+    """Base of the observation models: decoder outputs → a distribution with 3 event dimensions (H, W, C)."""
+
+    is_binary = False  # whether it models binary pixels (and so wants binarised data)
+    params_per_channel = 1  # decoder outputs per pixel channel
+
+    @classmethod
+    def from_channels(cls, channels: int, **kwargs):
+        return cls(**kwargs)
+
+
+class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli pixels parameterised by logits."""
 
     is_binary = True
@@ -47,19 +61,19 @@ class BernoulliLikelihood(keras.layers.Layer):
         return tfd.Independent(LogitBernoulli(logits=logits, dtype=tf.float32), IMAGE_EVENT_DIMS)
 
 
-class ContinuousBernoulliLikelihood(keras.layers.Layer):
+class ContinuousBernoulliLikelihood(Likelihood):
     """Independent continuous Bernoulli pixels parameterised by logits."""
-
-    is_binary = False
 
     def call(self, logits):
         return tfd.Independent(tfd.ContinuousBernoulli(logits=logits), IMAGE_EVENT_DIMS)
 
 
-class GaussianLikelihood(keras.layers.Layer):
+class GaussianLikelihood(Likelihood):
     """Independent Gaussian pixels: sigmoid mean, one learned scale per channel."""
 
-    is_binary = False
+    @classmethod
+    def from_channels(cls, channels: int, **kwargs):
+        return cls(channels, **kwargs)
 
     def __init__(self, channels: int, min_scale: float = 1e-2, **kwargs):
         super().__init__(**kwargs)
@@ -74,19 +88,28 @@ class GaussianLikelihood(keras.layers.Layer):
         return tfd.Independent(tfd.Normal(loc=tf.sigmoid(params), scale=scale), IMAGE_EVENT_DIMS)
 
 
-LIKELIHOODS = {
-    "bernoulli": lambda channels, **kwargs: BernoulliLikelihood(**kwargs),
-    "continuous_bernoulli": lambda channels, **kwargs: ContinuousBernoulliLikelihood(**kwargs),
-    "gaussian": lambda channels, **kwargs: GaussianLikelihood(channels, **kwargs),
+# Name → likelihood layer class; ``cls.from_channels(channels, **layer_kwargs)`` builds one. A new
+# observation model is one class plus ``register_likelihood(name, cls)``.
+LIKELIHOODS: dict[str, type] = {
+    "bernoulli": BernoulliLikelihood,
+    "continuous_bernoulli": ContinuousBernoulliLikelihood,
+    "gaussian": GaussianLikelihood,
 }
+
+
+def register_likelihood(name: str, cls: type) -> None:
+    """Makes ``likelihood: name`` build ``cls``; a name is registered once."""
+    if LIKELIHOODS.get(name, cls) is not cls:
+        raise ValueError(f"likelihood '{name}' is already registered")
+    LIKELIHOODS[name] = cls
 
 
 def make_likelihood(name: str, channels: int) -> keras.layers.Layer:
     """Builds the likelihood layer called ``name`` for images with ``channels`` channels."""
     # float32 even under mixed precision: log-densities of 784+ pixels overflow float16.
-    return LIKELIHOODS[name](channels, dtype="float32", name="likelihood")
+    return LIKELIHOODS[name].from_channels(channels, dtype="float32", name="likelihood")
 
 
 def is_binary(name: str) -> bool:
     """Whether the likelihood ``name`` models binary pixels (and so wants binarised data)."""
-    return name == "bernoulli"
+    return bool(getattr(LIKELIHOODS.get(name), "is_binary", False))

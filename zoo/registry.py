@@ -2,7 +2,8 @@
 
 Sources, later ones overriding earlier ones by name:
 
-1. ``registry.yaml`` at the repository root (the built-in presets);
+1. ``registry.yaml``, the built-in presets: kept at the repository root and shipped in the wheel
+   as ``zoo/registry.yaml``;
 2. installed packages exposing an entry point in the ``zoo.registry`` group whose
    object is a mapping of entries (or a path to a YAML file with a ``models:`` block);
 3. the YAML file named by ``$ZOO_REGISTRY``;
@@ -34,7 +35,7 @@ import dataclasses
 import importlib
 import os
 import sys
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -42,7 +43,17 @@ import yaml
 
 from zoo.errors import ZooError
 
-BUILTIN_REGISTRY = Path(__file__).resolve().parent.parent / "registry.yaml"
+
+def _builtin_registry() -> Path:
+    """The copy an installed wheel carries inside the package, else the repository root's (a checkout or an
+    editable install, where the root's file is the only one)."""
+    packaged = resources.files("zoo") / "registry.yaml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "registry.yaml"
+
+
+BUILTIN_REGISTRY = _builtin_registry()
 ENTRY_POINT_GROUP = "zoo.registry"
 ENTRY_KEYS = ("class", "description", "paper", "dataset", "model", "train", "data", "evaluation", "search_space")
 CONFIG_SECTIONS = ("model", "train", "data", "evaluation")

@@ -25,6 +25,7 @@ from zoo.data.pipeline import steps_per_epoch
 from zoo.training.callbacks import DivergenceGuard
 from zoo.training.train_config import TrainConfig
 from zoo.training.trainer import configure_determinism, configure_fit
+from zoo.training.training_model import TrainingModel
 from zoo.training.devices import serialise_ops
 
 # As `zoo train` sets up a deterministic run on one CPU, before the first TF op: TF ops one at a time (with it,
@@ -73,8 +74,8 @@ def zoo_contender(train_cfg: TrainConfig):
     per-call set-up and the iterator start are paid once, not per segment. The clock is placed after the
     trainer's DivergenceGuard (which reads the logs, so every step has finished).
     """
-    model = VAE(VAEConfig(latent_dim=LATENT, architecture=arch), name="vae")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model = TrainingModel(VAE(VAEConfig(latent_dim=LATENT, architecture=arch), name="vae"), learning_rate=1e-3,
+                          dataset_size=len(data.train.x))
     configure_fit(model, train_cfg, EPOCH_STEPS)
     # Keras runs whole graph calls, so a zoo segment is the multiple of steps_per_execution nearest to STEPS.
     segment = model.steps_per_execution * max(1, round(steps / model.steps_per_execution))

@@ -16,18 +16,20 @@ what to do: what differs between cells is data.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
 from zoo.config import Config, bounded_field
 from zoo.errors import ZooError
+from zoo.evaluation.latent_sources import LATENT_SOURCES
 
-SAMPLING_SOURCES = ("prior", "normal", "box")
-"""Where sampled latent codes come from: ``prior`` p(z) of the model (for the autoencoder the Gaussian
-fitted to its training codes), ``normal`` N(0, I), ``box`` uniform over the per-dimension range of the
-test set's posterior means (the "uniform sampling between the latent bounds" of the reference texts)."""
+
+def safe_name(text: str) -> str:
+    """``text`` (a budget, variant or dataset name such as ``folder:/data/x``) as one file-name component."""
+    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,9 +194,21 @@ class Experiment:
     columns: tuple[str, ...] = ()  # metric columns of its table
 
 
-VAE_2D = Variant("vae-z2", "vae", "mnist", {"model": {"latent_dim": 2}}, sampling=SAMPLING_SOURCES,
+def experiment_groups(experiment: Experiment, groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The result groups an experiment shows, in its declared order (variants first, then the ones it uses),
+    each labelled with the experiment's name for it."""
+    wanted = [v.id for v in experiment.variants] + list(experiment.uses)
+    chosen = []
+    for variant_id in wanted:
+        for group in groups:
+            if (group["variant"] == variant_id or variant_id in group["aliases"]) and group not in chosen:
+                chosen.append({**group, "label": group["labels"].get(variant_id, group["label"])})
+    return chosen
+
+
+VAE_2D = Variant("vae-z2", "vae", "mnist", {"model": {"latent_dim": 2}}, sampling=LATENT_SOURCES,
                  label="VAE, 2-D latent")
-AE_2D = Variant("ae-z2", "ae", "mnist", {"model": {"latent_dim": 2}}, sampling=SAMPLING_SOURCES,
+AE_2D = Variant("ae-z2", "ae", "mnist", {"model": {"latent_dim": 2}}, sampling=LATENT_SOURCES,
                 label="AE, 2-D latent")
 BETAS = (0.25, 1.0, 4.0, 16.0)
 
@@ -240,7 +254,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         reference="LearnOpenCV, Variational Autoencoder in TensorFlow (2021), Fashion-MNIST section",
         variants=(Variant("vae-conv-fashion", "vae", "fashion_mnist",
                           {"model": {"architecture": "conv", "latent_dim": 2, "likelihood": "gaussian"}},
-                          sampling=SAMPLING_SOURCES,
+                          sampling=LATENT_SOURCES,
                           label="conv VAE, 2-D latent"),),
         run_figures=("reconstructions.png", "latent_scatter.png", "sample_grid_normal.png", "sample_grid_box.png",
                      "manifold.png"),

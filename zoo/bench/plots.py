@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from zoo.evaluation.latent_sources import LATENT_SOURCES  # noqa: E402
 from zoo.io import atomic_path  # noqa: E402
 
 DPI = 100
@@ -140,7 +141,7 @@ def kl_per_dim(groups: Sequence[dict[str, Any]], path: str | Path, title: str, t
 
 
 def fid_by_source(groups: Sequence[dict[str, Any]], path: str | Path, title: str,
-                  sources: Sequence[str] = ("prior", "normal", "box")) -> Path:
+                  sources: Sequence[str] = LATENT_SOURCES) -> Path:
     """Grouped bars: the Fréchet distance of each group's samples per latent source (± std over seeds)."""
     names = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box"}
     figure = Figure(figsize=(7.5, 4.5), dpi=DPI)

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from zoo.bench import plots
+from zoo.bench.budgets import EXPERIMENTS, experiment_groups, safe_name
+from zoo.evaluation.latent_sources import LATENT_SOURCES
 
 # column key -> (header, digits); values are mean ± std over seeds.
 COLUMNS: dict[str, tuple[str, int]] = {
@@ -178,8 +180,6 @@ def markdown(payload: Mapping[str, Any]) -> str:
     by_key = {(g["variant"], g["dataset"]): g for g in groups}
     for experiment in payload["experiments"]:
         members = [by_key[tuple(k)] for k in experiment["groups"] if tuple(k) in by_key]
-        from zoo.bench.runner import experiment_groups
-
         labelled = experiment_groups(_as_experiment(experiment), members)
         lines += [f"## {experiment['title']}", "", experiment["summary"], "",
                   group_table(labelled, experiment["columns"], payload, name_column="variant"), ""]
@@ -215,8 +215,6 @@ def display_label(group: Mapping[str, Any]) -> str:
 
 
 def _as_experiment(record: Mapping[str, Any]):
-    from zoo.bench.budgets import EXPERIMENTS
-
     return next(e for e in EXPERIMENTS if e.id == record["id"])
 
 
@@ -225,9 +223,6 @@ def _as_experiment(record: Mapping[str, Any]):
 
 def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Draws the cross-cell plots into ``out/figures``; returns what was drawn (path relative to ``out``)."""
-    from zoo.bench.budgets import EXPERIMENTS
-    from zoo.bench.runner import _safe, experiment_groups
-
     try:
         from zoo.data.sources import CLASS_NAMES
     except ImportError:  # pragma: no cover
@@ -251,27 +246,27 @@ def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]
             line = []
             if sweep is not None:
                 line = [g["variant"] for g in experiment_groups(sweep, with_rate)]
-            path = plots.rate_distortion(with_rate, folder / f"rate_distortion_{_safe(dataset)}.png",
+            path = plots.rate_distortion(with_rate, folder / f"rate_distortion_{safe_name(dataset)}.png",
                                          f"{dataset}: rate vs distortion, mean ± std over seeds", line=line)
             add("rate_distortion", path, f"Rate–distortion plane, {dataset}", dataset=dataset,
                 experiment=sweep.id if sweep and line else None)
         with_kl = [g for g in members if g.get("kl_per_dim_sorted")]
         if with_kl:
-            path = plots.kl_per_dim(with_kl, folder / f"kl_per_dim_{_safe(dataset)}.png",
+            path = plots.kl_per_dim(with_kl, folder / f"kl_per_dim_{safe_name(dataset)}.png",
                                     f"{dataset}: KL per latent dimension (mean over seeds)")
             kl_experiment = next((e.id for e in EXPERIMENTS if "kl_per_dim" in e.plots), None)
             add("kl_per_dim", path, f"KL per dimension, {dataset}", dataset=dataset, experiment=kl_experiment)
         with_fid = [g for g in members if (g["metrics"].get("fid_prior") or {}).get("mean") is not None]
         if with_fid:
             floor = ((payload.get("classifiers") or {}).get(dataset) or {}).get("fid_train_vs_test")
-            path = plots.fid_prior(with_fid, folder / f"fid_prior_{_safe(dataset)}.png",
+            path = plots.fid_prior(with_fid, folder / f"fid_prior_{safe_name(dataset)}.png",
                                    f"{dataset}: sample quality of every model's prior", floor=floor)
             add("fid_prior", path, f"Fréchet distance of prior samples, {dataset}", dataset=dataset)
     for experiment in EXPERIMENTS:
         if "fid_by_source" not in experiment.plots:
             continue
         members = [g for g in experiment_groups(experiment, groups)
-                   if any((g["metrics"].get(f"fid_{s}") or {}).get("mean") is not None for s in ("prior", "normal", "box"))]
+                   if any((g["metrics"].get(f"fid_{s}") or {}).get("mean") is not None for s in LATENT_SOURCES)]
         if members:
             path = plots.fid_by_source(members, folder / f"fid_by_source_{experiment.id}.png",
                                        "Fréchet distance of decoded samples by where z comes from (mean ± std)")
@@ -281,8 +276,8 @@ def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]
     for group in groups:
         if group.get("per_class_accuracy"):
             names = CLASS_NAMES.get(group["dataset"], ())
-            path = plots.class_accuracy(group, folder / f"class_accuracy_{_safe(group['variant'])}--"
-                                                        f"{_safe(group['dataset'])}.png",
+            path = plots.class_accuracy(group, folder / f"class_accuracy_{safe_name(group['variant'])}--"
+                                                        f"{safe_name(group['dataset'])}.png",
                                         f"{group['label']} on {group['dataset']}: classifier accuracy on "
                                         "samples of each requested class", class_names=names)
             add("class_accuracy", path, f"Per-class sample accuracy, {group['label']} on {group['dataset']}",

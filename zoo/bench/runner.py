@@ -45,9 +45,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from zoo import io as zio
-from zoo.bench.budgets import EXPERIMENTS, SAMPLING_SOURCES, Budget, Experiment, Variant
+from zoo.bench.budgets import EXPERIMENTS, Budget, Variant, experiment_groups, safe_name
 from zoo.bench.worker import PARENT_ENV
 from zoo.errors import ZooError
+from zoo.evaluation.latent_sources import LATENT_SOURCES
 from zoo.run_spec import merge_overrides
 
 SCHEMA = "zoo.bench/1"
@@ -56,7 +57,7 @@ AGGREGATED = (
     "elbo", "distortion", "rate", "iwae", "bits_per_dim", "reconstruction_mse", "active_units", "latent_dim",
     "parameters", "epochs", "train_images", "train_seconds", "fit_seconds", "eval_seconds", "wall_seconds",
     "cpu_seconds", "throughput", "peak_memory_mb", "sample_accuracy", "latent_empty_fraction", "code_std_mean",
-    *(f"fid_{s}" for s in SAMPLING_SOURCES), *(f"class_entropy_{s}" for s in SAMPLING_SOURCES),
+    *(f"fid_{s}" for s in LATENT_SOURCES), *(f"class_entropy_{s}" for s in LATENT_SOURCES),
 )
 
 
@@ -84,16 +85,12 @@ class Cell:
 
     @property
     def dirname(self) -> str:
-        return _safe(f"{self.variant}--{self.dataset}--seed{self.seed}")
+        return safe_name(f"{self.variant}--{self.dataset}--seed{self.seed}")
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "variant": self.variant, "aliases": self.aliases, "label": self.label,
                 "labels": self.labels, "model": self.model, "dataset": self.dataset, "seed": self.seed,
                 "overrides": self.overrides, "sampling": list(self.sampling)}
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", text)
 
 
 def _fingerprint(payload: Any) -> str:
@@ -153,7 +150,7 @@ def plan(budget: Budget, registry, *, models: Sequence[str] | None = None, datas
                 if variant.id != first.variant and variant.id not in first.aliases:
                     first.aliases.append(variant.id)
                 first.labels[variant.id] = variant.title
-                first.sampling = tuple(s for s in SAMPLING_SOURCES if s in set(first.sampling) | set(variant.sampling))
+                first.sampling = tuple(s for s in LATENT_SOURCES if s in set(first.sampling) | set(variant.sampling))
                 continue
             by_key[key] = cell
             cells.append(cell)
@@ -275,7 +272,7 @@ def _worker_env(data_dir: str | None) -> dict[str, str]:
 def ensure_classifier(dataset: str, budget: Budget, out: Path, work: Path, *, force: bool,
                       env: Mapping[str, str], log: Callable[[str], None]) -> dict[str, Any] | None:
     """Trains (or reuses) the bench's classifier for ``dataset``; returns its record, None if it failed."""
-    folder = out / "classifiers" / _safe(dataset)
+    folder = out / "classifiers" / safe_name(dataset)
     record_path, model_path = folder / "classifier.json", folder / "classifier.keras"
     config = {"dataset": dataset, **budget.classifier_config(), "validation_size": budget.validation_size}
     fingerprint = _fingerprint({"schema": SCHEMA, **config})
@@ -290,7 +287,7 @@ def ensure_classifier(dataset: str, budget: Budget, out: Path, work: Path, *, fo
            "result_path": str(record_path), "epochs": budget.classifier_epochs,
            "train_subset": budget.classifier_train_subset, "fid_samples": budget.fid_samples,
            "data": {"name": dataset, "validation_size": budget.validation_size}}
-    record = run_job(job, work / "classifiers" / _safe(dataset), timeout=budget.cell_timeout, env=env)
+    record = run_job(job, work / "classifiers" / safe_name(dataset), timeout=budget.cell_timeout, env=env)
     if record.get("status") != "ok":
         zio.write_json(record_path, {**record, "fingerprint": fingerprint, "dataset": dataset})
         log(f"classifier {dataset}: FAILED: {record['error']}")
@@ -309,8 +306,8 @@ def run_bench(budget: Budget, *, registry_file: str | None = None, models: Seque
     registry = load_registry(registry_file)
     print_warnings(registry)
     cells = plan(budget, registry, models=models, datasets=datasets, seeds=seeds, experiments=experiments)
-    out = Path(out or Path("benchmarks") / "results" / _safe(budget.name))
-    work = Path(work or Path("runs") / "bench" / _safe(budget.name))
+    out = Path(out or Path("benchmarks") / "results" / safe_name(budget.name))
+    work = Path(work or Path("runs") / "bench" / safe_name(budget.name))
     command = command or "zoo bench --budget " + budget.name
     env = _worker_env(data_dir)
     outcome = Outcome()
@@ -350,7 +347,7 @@ def run_bench(budget: Budget, *, registry_file: str | None = None, models: Seque
                    "fingerprint": cell.fingerprint, "spec": cell.spec, "run_dir": str(run_dir),
                    "result_dir": str(result_dir), "result_path": str(result_path), "train_argv": argv,
                    "bench_command": command, "sampling": list(cell.sampling), "fid_samples": budget.fid_samples,
-                   "classifier": str(out / "classifiers" / _safe(cell.dataset) / "classifier.keras")
+                   "classifier": str(out / "classifiers" / safe_name(cell.dataset) / "classifier.keras")
                    if classifier else None,
                    "classifier_record": {k: classifier.get(k) for k in ("dataset", "test_accuracy", "fingerprint")}
                    if classifier else None}
@@ -408,7 +405,7 @@ def flat_metrics(record: Mapping[str, Any]) -> dict[str, float | None]:
     for key in ("parameters", "epochs", "train_images", "train_seconds", "fit_seconds", "eval_seconds",
                 "wall_seconds", "cpu_seconds", "throughput", "peak_memory_mb"):
         flat[key] = record.get(key)
-    for source in SAMPLING_SOURCES:
+    for source in LATENT_SOURCES:
         flat[f"fid_{source}"] = (samples.get(source) or {}).get("fid")
         flat[f"class_entropy_{source}"] = (samples.get(source) or {}).get("class_entropy")
     accuracies = [s.get("accuracy") for s in samples.values() if s.get("accuracy") is not None]
@@ -466,17 +463,6 @@ def _machine() -> dict[str, Any]:
 
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.machine(),
             "python": platform.python_version(), "versions": package_versions(), "git_commit": git_commit()}
-
-
-def experiment_groups(experiment: Experiment, groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The groups an experiment shows, in its declared order (variants first, then the ones it uses)."""
-    wanted = [v.id for v in experiment.variants] + list(experiment.uses)
-    chosen = []
-    for variant_id in wanted:
-        for group in groups:
-            if (group["variant"] == variant_id or variant_id in group["aliases"]) and group not in chosen:
-                chosen.append({**group, "label": group["labels"].get(variant_id, group["label"])})
-    return chosen
 
 
 def write_results(out: Path, budget: Budget, *, command: str, started: str, wall_seconds: float,

@@ -34,7 +34,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SCHEMA_CELL = "zoo.bench.cell/1"
 SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
 GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
-EMPTY_GRID = 20  # cells per side of the grid behind latent_empty_fraction (over ±2 whitened std)
 
 
 PARENT_ENV = "ZOO_BENCH_PARENT_PID"
@@ -89,48 +88,14 @@ def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chun
     return np.concatenate(parts)
 
 
-def latent_codes(model, source: str, count: int, seed: int, code_box: tuple[np.ndarray, np.ndarray],
-                 labels: np.ndarray | None) -> np.ndarray:
-    """``count`` latent codes from ``source``: prior p(z), N(0, I), or uniform over the test codes' box."""
-    import tensorflow as tf
-
-    latent = model.config.latent_dim
-    rng = np.random.default_rng([seed, {"prior": 0, "normal": 1, "box": 2}[source]])
-    if source == "normal":
-        return rng.standard_normal((count, latent))
-    if source == "box":
-        low, high = code_box
-        return rng.uniform(low, high, size=(count, latent))
-    prior = model.prior(None if labels is None else tf.convert_to_tensor(labels, tf.int32))
-    shape = (count,) if prior.batch_shape.rank == 0 else ()
-    return np.asarray(prior.sample(shape, seed=tf.constant([seed, 0])), dtype=np.float64)
-
-
-def empty_fraction(codes: np.ndarray, bins: int = EMPTY_GRID, radius: float = 2.0) -> float:
-    """2-D codes: how much of the space they span holds no code — a number for the "gaps".
-
-    The codes are whitened (zero mean, identity covariance), so scale, shift and correlation do not
-    count; then the share of the cells of a ``bins`` × ``bins`` grid over [−radius, radius]² whose
-    centre lies within ``radius`` that hold no code. Codes that fill their region (a VAE's near-Gaussian
-    disc) score low; clusters with empty space between them (an autoencoder's) score high. The value
-    depends on the number of codes, so compare cells with the same test subset.
-    """
-    centred = codes - codes.mean(axis=0)
-    values, vectors = np.linalg.eigh(np.cov(centred, rowvar=False))
-    white = centred @ vectors / np.sqrt(np.maximum(values, 1e-12))
-    edges = np.linspace(-radius, radius, bins + 1)
-    counts, _, _ = np.histogram2d(white[:, 0], white[:, 1], bins=[edges, edges])
-    centres = (edges[:-1] + edges[1:]) / 2
-    inside = np.hypot(*np.meshgrid(centres, centres, indexing="ij")) <= radius
-    return float(np.mean(counts[inside] == 0))
-
-
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo import io as zio
     from zoo.bench import plots
-    from zoo.bench.classifier import Scorer, to_unit
     from zoo.data import load_dataset, resolve_binarization
+    from zoo.evaluation.coverage import empty_fraction
+    from zoo.evaluation.latent_sources import latent_codes
     from zoo.evaluation.runner import test_arrays
+    from zoo.evaluation.sample_classifier import Scorer, to_unit
     from zoo.likelihoods import is_binary
     from zoo.run_dir import RunDir
     from zoo.run_spec import RunSpec

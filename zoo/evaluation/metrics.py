@@ -162,8 +162,7 @@ def iwae_bound(model: VAE, images: np.ndarray, labels: np.ndarray | None = None,
 def _elbo_batch(model: VAE, images, labels, seed: int, batch_index: int) -> dict[str, tf.Tensor]:
     # The noise of importance sample 0, so ELBO and IWAE share their first sample.
     sample_seed = importance_seeds(seed, batch_index, 0, 1)[0]
-    terms = model.loss_terms(images, labels, sample_seed, training=False)
-    return {name: terms[name] for name in ("distortion", "rate", "elbo")}
+    return model.elbo_terms(images, labels, sample_seed, training=False)
 
 
 def elbo_terms(model: VAE, images: np.ndarray, labels: np.ndarray | None = None, seed: int = 0,
@@ -260,12 +259,36 @@ def reconstruction_errors(model: VAE, images: np.ndarray, labels: np.ndarray | N
 # ---------------------------------------------------------------- evaluate
 
 
-def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: EvalConfig | None = None) -> dict:
+def objective_terms(model: VAE, images: np.ndarray, labels: np.ndarray | None = None, seed: int = 0,
+                    batch_size: int | None = None, dataset_size: int | None = None) -> dict[str, float]:
+    """Means over examples of every term of the model's training objective, as trained (schedules at their end).
+
+    A per-example term is averaged over examples, a batch-level one (a total-correlation estimate) over
+    batches weighted by their size. ``dataset_size`` (default: len(images)) is what the objective takes as N.
+    """
+    from zoo.objectives import compute_terms
+
+    images = np.asarray(images, dtype=np.float32)
+    sums: dict[str, float] = {}
+    for index, x, y in _batches(images, labels, batch_size):
+        terms = compute_terms(model, x, y, seed=importance_seeds(seed, index, 0, 1)[0],
+                              dataset_size=dataset_size or len(images))
+        count = int(x.shape[0])
+        for name, value in terms.items():
+            value = tf.cast(value, tf.float64)
+            total = tf.reduce_sum(value) if value.shape.rank else value * count
+            sums[name] = sums.get(name, 0.0) + float(total)
+    return {name: total / len(images) for name, total in sums.items()}
+
+
+def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: EvalConfig | None = None,
+             dataset_size: int | None = None) -> dict:
     """All test-set metrics of ``model`` as a JSON-able dict; numbers are means over examples, in nats.
 
     Keys: elbo, distortion, rate, iwae, iw_samples, kl_per_dim, active_units,
     code_variance, latent_dim, reconstruction_mse, reconstruction_bce,
-    num_examples, likelihood, bits_per_dim. For a non-generative model (the
+    num_examples, likelihood, bits_per_dim, and ``objective``: the mean of each term of
+    the training objective (``objective_terms``; the ELBO terms repeat above). For a non-generative model (the
     autoencoder) elbo, iwae, kl_per_dim and bits_per_dim are None: it defines no
     density, so they would not bound anything; rate is 0 and active units come
     from the variance of its codes.
@@ -293,6 +316,7 @@ def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: 
             sums["bce"] += float(tf.reduce_sum(tf.cast(errors["bce"], tf.float64)))
 
     count = len(images)
+    objective = objective_terms(model, images, labels, config.seed, config.batch_size, dataset_size)
     kl = kl_per_dimension(model, images, labels, config.batch_size) if generative else None
     variance = code_variance(model, images, labels, config.batch_size)
     iwae = sums["iwae"] / count if generative else None
@@ -312,4 +336,5 @@ def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: 
         "num_examples": int(count),
         "likelihood": model.config.likelihood,
         "bits_per_dim": None if iwae is None else -iwae / (pixels * math.log(2.0)),
+        "objective": {name: value for name, value in objective.items() if name not in ("elbo", "distortion", "rate")},
     }

@@ -41,7 +41,7 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
         model, model_file = load_run_model(run, spec, data=data, doing="evaluating", log=log)
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
     images, labels = test_arrays(data, binarization)
-    metrics = evaluate(model, images, labels, config)
+    metrics = evaluate(model, images, labels, config, dataset_size=len(data.train.x))
     state = run.read_json(run.state, "re-run `zoo train` with --resume or --overwrite") if run.state.exists() else {}
     metrics.update(model=spec.name, dataset=data.name, binarization=binarization,
                    epochs_trained=state.get("epoch"), best_epoch=state.get("best_epoch"),
@@ -76,7 +76,7 @@ def load_run_model(run: RunDir, spec: RunSpec, *, data: ImageData | None = None,
     writing it (killed, diverged), ``checkpoints/best.keras`` with one note and finalized as `zoo train` would
     have done before saving model.keras (e.g. the autoencoder fits its prior to the training codes; that needs
     the training data, loaded here unless ``data`` is given)."""
-    from zoo.training.trainer import load_model
+    from zoo.saving import load_model
 
     model_file = run.model if run.model.exists() else _fallback_checkpoint(run, log, doing)
     model = load_model(model_file, spec.class_path)

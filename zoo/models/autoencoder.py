@@ -25,7 +25,8 @@ class Autoencoder(VAE):
 
     is_generative = False
 
-    def create_prior_state(self):
+    def __init__(self, config=None, **kwargs):
+        super().__init__(config, **kwargs)
         latent = self.config.latent_dim
         # Stored as weights so the fitted prior travels with the saved model; N(0, I) until fitted.
         self.prior_loc = self.add_weight(name="prior_loc", shape=(latent,), initializer="zeros", trainable=False)
@@ -43,7 +44,7 @@ class Autoencoder(VAE):
     def prior(self, labels=None):
         return tfd.MultivariateNormalTriL(loc=self.prior_loc, scale_tril=self.prior_scale_tril)
 
-    def rate(self, posterior, codes, labels=None):
+    def rate(self, posterior, codes, labels=None, prior=None):
         # An autoencoder has no rate term.
         return tf.zeros(tf.shape(codes)[:-1])
 

@@ -1,15 +1,20 @@
-"""The variational autoencoder and the ELBO template every variant shares.
+"""The variational autoencoder: networks plus the distribution hooks every variant shares.
 
 Kingma & Welling 2014, "Auto-Encoding Variational Bayes", eq. (3)/(10):
 ELBO(x) = E_q(z|x)[log p(x|z)] − KL(q(z|x) ‖ p(z)) = −(distortion + rate).
 
-A variant overrides one hook:
+A model is architecture and distributions only; what it is trained on is its objective
+(``make_objective``, zoo/objectives) and how it is trained belongs to zoo/training. A variant
+overrides the hooks it changes:
 
 - ``posterior(x, y)``  → q(z|x[,y]), a ``tfd`` distribution with event shape [latent_dim]
 - ``prior(y)``         → p(z[|y]), a ``tfd`` distribution
-- ``likelihood(z, y)`` → p(x|z[,y]), a ``tfd`` distribution over images
-- ``regularizer(rate)`` → what the loss adds for the rate (β-VAE: β × rate)
+- ``likelihood(z, y)`` → p(x|z[,y]), a ``tfd`` distribution over images; z may carry leading sample axes
 - ``condition(h, y)``  → how labels enter the encoder features and the decoder input
+- ``make_objective()`` → the ``zoo.objectives.Objective`` that turns a batch into loss terms
+
+Weights of a hook (a learned prior, a codebook) are created in ``__init__`` after
+``super().__init__``; the model builds itself once the subclass's ``__init__`` has returned.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import tensorflow_probability as tfp
 
 from zoo.likelihoods import make_likelihood
 from zoo.models.vae_config import VAEConfig
-from zoo.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from zoo.networks import build_networks
+from zoo.objectives import ELBO, Objective
 
 tfd = tfp.distributions
 
@@ -29,28 +35,29 @@ tfd = tfp.distributions
 MIN_POSTERIOR_SCALE = 1e-4
 
 
-def _build_networks(config: VAEConfig):
-    if config.architecture == "conv":
-        encoder = ConvEncoder(config.conv_filters, config.conv_strides, config.kernel_size, name="encoder")
-        decoder = ConvDecoder(config.image_shape, config.conv_filters, config.conv_strides, config.kernel_size,
-                              name="decoder")
-    else:
-        encoder = MLPEncoder(config.hidden_units, name="encoder")
-        decoder = MLPDecoder(config.image_shape, tuple(reversed(config.hidden_units)), name="decoder")
-    return encoder, decoder
+class _BuiltAfterInit(type(keras.Model)):
+    """Builds every weight once the most derived ``__init__`` has returned, so a subclass may add weights in its
+    own ``__init__`` and checkpoints still load without a data pass."""
+
+    def __call__(cls, *args, **kwargs):
+        model = super().__call__(*args, **kwargs)
+        if isinstance(model, VAE) and not model.built:
+            model._build_eagerly()
+        return model
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VAE(keras.Model):
-    """Diagonal-Gaussian posterior, N(0, I) prior, configurable likelihood.
+class VAE(keras.Model, metaclass=_BuiltAfterInit):
+    """Diagonal-Gaussian posterior, N(0, I) prior, configurable likelihood, the ELBO as objective.
 
     Args:
         config: a ``VAEConfig`` (or a dict of its fields) for this class.
 
     Example:
-        >>> model = VAE(VAEConfig(latent_dim=2))
-        >>> q = model.posterior(images)          # q(z|x)
-        >>> p_x = model.likelihood(q.sample())   # p(x|z)
+
+        model = VAE(VAEConfig(latent_dim=2))
+        q = model.posterior(images)          # q(z|x)
+        p_x = model.likelihood(q.sample())   # p(x|z)
 
     Reference: Kingma & Welling 2014, arXiv:1312.6114.
     """
@@ -64,33 +71,21 @@ class VAE(keras.Model):
         if not isinstance(config, self.config_class):
             config = self.config_class.from_dict(config or {}, where=f"{type(self).__name__} config")
         self.config = config
-        self.encoder_net, self.decoder_net = _build_networks(config)
+        self.encoder_net, self.decoder_net = build_networks(config)
         self.posterior_head = self.make_posterior_head()
         self.likelihood_head = make_likelihood(config.likelihood, config.image_shape[-1])
-        # Rate weight driven by the KL warm-up schedule; 1 outside warm-up. The training step sets it from the
-        # optimiser's step count, so it ramps per step even when several steps run per graph call.
-        self.kl_weight = self.add_weight(name="kl_weight", shape=(), initializer="ones", trainable=False,
-                                         dtype="float32", autocast=False, aggregation="only_first_replica")
-        self.kl_warmup_steps = self.add_weight(name="kl_warmup_steps", shape=(), initializer="zeros",
-                                               trainable=False, dtype="float32", autocast=False,
-                                               aggregation="only_first_replica")
-        # 1-based optimiser step of the first non-finite loss (0: none yet), read by the divergence guard between
-        # graph calls so it can name the exact step.
-        self.first_nonfinite_step = self.add_weight(name="first_nonfinite_step", shape=(), initializer="zeros",
-                                                    trainable=False, dtype="int64",
-                                                    aggregation="only_first_replica")
-        self.noise_seed = 0
-        self.create_prior_state()
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "elbo", "distortion", "rate")}
-        self._build_eagerly()
+        self.objective = self.make_objective()
+        if not isinstance(self.objective, Objective):
+            raise TypeError(f"{type(self).__name__}.make_objective() must return a zoo.objectives.Objective")
 
     # ----------------------------------------------------------------- hooks
     def make_posterior_head(self) -> keras.layers.Layer:
         """Maps encoder features to the posterior's parameters (location and raw scale)."""
         return keras.layers.Dense(2 * self.config.latent_dim, dtype="float32", name="posterior_head")
 
-    def create_prior_state(self) -> None:
-        """Creates weights the prior needs (a learned or fitted prior); N(0, I) needs none."""
+    def make_objective(self) -> Objective:
+        """The objective this model is trained on: the ELBO."""
+        return ELBO(name="objective")
 
     def condition(self, features: tf.Tensor, labels: tf.Tensor | None) -> tf.Tensor:
         """How labels enter the encoder features and the decoder input; unconditional by default."""
@@ -103,24 +98,31 @@ class VAE(keras.Model):
         scale = tf.nn.softplus(raw_scale) + MIN_POSTERIOR_SCALE
         return tfd.Independent(tfd.Normal(loc=loc, scale=scale), reinterpreted_batch_ndims=1)
 
+    def posterior_and_extras(self, images, labels=None, training=False):
+        """q(z|x) and named tensors of the encoding that an objective may need (VQ-VAE: z_e and z_q)."""
+        return self.posterior(images, labels, training=training), {}
+
     def prior(self, labels=None) -> tfd.Distribution:
         """p(z): the standard normal N(0, I)."""
         zeros = tf.zeros([self.config.latent_dim])
         return tfd.Independent(tfd.Normal(loc=zeros, scale=tf.ones_like(zeros)), reinterpreted_batch_ndims=1)
 
     def likelihood(self, codes, labels=None, training=False) -> tfd.Distribution:
-        """p(x|z): the configured observation model over images."""
-        params = self.decoder_net(self.condition(codes, labels), training=training)
-        return self.likelihood_head(params)
-
-    def regularizer(self, rate: tf.Tensor) -> tf.Tensor:
-        """The loss term that the rate contributes, per example."""
-        return self.kl_weight * rate
+        """p(x|z): the configured observation model; codes [..., batch, latent] give batch shape [..., batch]."""
+        codes = tf.convert_to_tensor(codes, dtype_hint=tf.float32)
+        if codes.shape.rank is not None and codes.shape.rank <= 2:
+            return self.likelihood_head(self.decoder_net(self.condition(codes, labels), training=training))
+        # Several codes per image: the networks see one flat batch, the distribution the leading axes.
+        leading = tf.shape(codes)[:-1]
+        flat_codes = tf.reshape(codes, [-1, codes.shape[-1]])
+        flat_labels = None if labels is None else tf.reshape(tf.broadcast_to(labels, leading), [-1])
+        params = self.decoder_net(self.condition(flat_codes, flat_labels), training=training)
+        return self.likelihood_head(tf.reshape(params, tf.concat([leading, tf.shape(params)[1:]], axis=0)))
 
     # --------------------------------------------------------- ELBO template
-    def rate(self, posterior: tfd.Distribution, codes: tf.Tensor, labels=None) -> tf.Tensor:
-        """KL(q(z|x) ‖ p(z)) per example: analytic where TFP registers it, else one-sample Monte Carlo."""
-        prior = self.prior(labels)
+    def rate(self, posterior: tfd.Distribution, codes: tf.Tensor, labels=None, prior=None) -> tf.Tensor:
+        """KL(q(z|x) ‖ p(z)) per example: analytic where TFP registers it, else Monte Carlo per code."""
+        prior = self.prior(labels) if prior is None else prior
         if self.config.analytic_kl:
             try:
                 return tfd.kl_divergence(posterior, prior)
@@ -133,70 +135,25 @@ class VAE(keras.Model):
         prior = self.prior(labels)
         if not (isinstance(posterior, tfd.Independent) and isinstance(prior, tfd.Independent)):
             raise NotImplementedError(f"{type(self).__name__}: KL per dimension needs factorised q(z|x) and p(z)")
-        return tfd.kl_divergence(posterior.distribution, prior.distribution)
+        try:
+            return tfd.kl_divergence(posterior.distribution, prior.distribution)
+        except NotImplementedError:
+            raise NotImplementedError(f"{type(self).__name__}: TFP has no closed-form KL per dimension") from None
 
-    def loss_terms(self, images, labels, seed, training=False) -> dict[str, tf.Tensor]:
-        """Per-example distortion, rate, regularised rate and ELBO, and the scalar training loss."""
+    def elbo_terms(self, images, labels, seed, training=False) -> dict[str, tf.Tensor]:
+        """One-sample distortion, rate and ELBO per example (whatever the training objective is)."""
         posterior = self.posterior(images, labels, training=training)
         codes = posterior.sample(seed=seed)
         distortion = -self.likelihood(codes, labels, training=training).log_prob(images)
         rate = self.rate(posterior, codes, labels)
-        loss = tf.reduce_mean(distortion + self.regularizer(rate))
-        return {"loss": loss, "elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
+        return {"elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
 
     # --------------------------------------------------------------- Keras
-    def train_step(self, data):
-        images, labels = data
-        iterations = self.optimizer.iterations
-        seed = tf.stack([tf.constant(self.noise_seed, tf.int32), tf.cast(iterations, tf.int32)])
-        warmup = self.kl_warmup_steps
-        self.kl_weight.assign(tf.where(warmup > 0, tf.minimum(1.0, tf.cast(iterations, tf.float32) /
-                                                              tf.maximum(warmup, 1.0)), self.kl_weight))
-        with tf.GradientTape() as tape:
-            terms = self.loss_terms(images, labels, seed, training=True)
-            # Keras sums gradients across replicas, so each replica contributes its share.
-            loss = terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        first_bad = self.first_nonfinite_step
-        first_bad.assign(tf.where((first_bad > 0) | tf.math.is_finite(terms["loss"]), first_bad,
-                                  tf.cast(iterations, tf.int64)))  # apply() has counted this step
-        return self._record(terms)
-
-    def test_step(self, data):
-        images, labels = data
-        # A fixed noise seed makes validation numbers a deterministic function of the weights.
-        seed = tf.constant([self.noise_seed + 1, 0], dtype=tf.int32)
-        return self._record(self.loss_terms(images, labels, seed, training=False))
-
-    def _record(self, terms):
-        for name, tracker in self.trackers.items():
-            tracker.update_state(terms[name])
-        results = {name: tracker.result() for name, tracker in self.trackers.items()}
-        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            # Keras reduces the logs of each worker with MEAN over axis 0, which a scalar does not have.
-            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
-        return results
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
     def call(self, inputs, training=False):
         """Reconstructs images: the mean of p(x|z) at the posterior mean of z."""
         images, labels = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
         codes = self.posterior(images, labels, training=training).mean()
         return self.likelihood(codes, labels, training=training).mean()
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a distribution strategy Keras's TF trainer pulls one batch off the training iterator to build the
-        # model (that batch is then never trained on) and, under MultiWorkerMirroredStrategy, fails reducing it
-        # ("Attempt to convert a value (PerReplica...)"). Every zoo model is built in __init__; only the optimizer
-        # may still need its slots.
-        if self.optimizer is not None and not self.optimizer.built:
-            with self.distribute_strategy.scope():
-                self.optimizer.build(self.trainable_variables)
 
     def _build_eagerly(self) -> None:
         # Creating every weight now lets checkpoints load without a data pass.

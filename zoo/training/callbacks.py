@@ -1,4 +1,4 @@
-"""Callbacks of the shared trainer: run state and checkpoints, divergence guard, KL warm-up."""
+"""Callbacks of the shared trainer: run state and checkpoints, divergence guard."""
 
 from __future__ import annotations
 
@@ -16,26 +16,12 @@ from zoo.training import faults
 MONITOR = "val_elbo"  # the β = 1 ELBO: comparable across β and warm-up weights
 
 
-class KLWarmup(keras.callbacks.Callback):
-    """Ramps the rate weight linearly from 0 to 1 over the first ``warmup_steps`` optimiser steps.
-
-    The training step computes the weight from the optimiser's step count (``VAE.train_step``), so a
-    resumed run continues the same ramp; this callback only tells the model the ramp's length.
-    """
-
-    def __init__(self, warmup_steps: int):
-        super().__init__()
-        self.warmup_steps = warmup_steps
-
-    def on_train_begin(self, logs=None):
-        self.model.kl_warmup_steps.assign(float(self.warmup_steps))
-
-
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops at the first non-finite loss, naming the epoch and step; checkpoints stay as they were.
 
     Keras calls it after each graph call, which may run several steps (``steps_per_execution``);
-    the model records the exact step of the first non-finite loss (``VAE.first_nonfinite_step``).
+    the training step records the exact step of the first non-finite loss
+    (``TrainingModel.first_nonfinite_step``).
     """
 
     def __init__(self):

@@ -23,10 +23,13 @@ from zoo.errors import ZooError
 from zoo.likelihoods import is_binary
 from zoo.run_dir import RunDir, build_manifest
 from zoo.run_spec import RunSpec
-from zoo.training.callbacks import DivergenceGuard, KLWarmup, RunCheckpoint
+from zoo.saving import load_model, load_training_model
+from zoo.training.callbacks import DivergenceGuard, RunCheckpoint
 from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
                                   make_strategy, onednn_enabled, ops_run_one_at_a_time, serialise_ops,
                                   visible_gpus)
+from zoo.training.keras_private import layers_of, reset_step_functions, set_jit_compile
+from zoo.training.training_model import TrainingModel
 
 # Fields a resumed run may change: how long and where it trains, and how it is scored.
 # (memory_budget_mb only decides whether images are held or streamed; the batches are the same.)
@@ -78,11 +81,16 @@ def configure_determinism(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def build_model(spec: RunSpec, data: ImageData):
+def build_model(spec: RunSpec, data: ImageData) -> TrainingModel:
+    """The registered model of ``spec`` for ``data``, inside the ``TrainingModel`` that trains it."""
     config = spec.model_config(data.image_shape, data.num_classes)
     model = spec.model_class()(config, name=spec.name)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=spec.train.learning_rate))
-    return model
+    steps = steps_per_epoch(data.train, spec.train.batch_size)
+    cosine = spec.train.learning_rate_schedule == "cosine"
+    return TrainingModel(model, learning_rate=spec.train.learning_rate,
+                         kl_warmup_steps=spec.train.kl_warmup_epochs * steps, dataset_size=len(data.train.x),
+                         noise_seed=spec.train.seed, cosine_decay_steps=spec.train.epochs * steps if cosine else 0,
+                         final_learning_rate_fraction=spec.train.final_learning_rate_fraction)
 
 
 _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
@@ -91,7 +99,7 @@ _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, 
 
 
 def has_convolutions(model: keras.Model) -> bool:
-    return any(isinstance(layer, _CONVOLUTIONS) for layer in model._flatten_layers())
+    return any(isinstance(layer, _CONVOLUTIONS) for layer in layers_of(model))
 
 
 def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
@@ -106,6 +114,7 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
         # epochs stretches the curve from there on).
         model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
             train_cfg.learning_rate, decay_steps=train_cfg.epochs * steps, alpha=train_cfg.final_learning_rate_fraction)
+        model.cosine_decay_steps = train_cfg.epochs * steps  # what a checkpoint rebuilds
     # Keras always runs whole calls of steps_per_execution steps, so a divisor of the epoch's steps keeps every
     # epoch on its own batches (resume and the stateless pipeline count on that).
     wanted = min(train_cfg.steps_per_execution, steps)
@@ -123,13 +132,13 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
     ops_one_at_a_time = ops_run_one_at_a_time()
     plain_conv = has_convolutions(model) and (not train_cfg.deterministic or ops_one_at_a_time)
     jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and single_cpu and not plain_conv)
-    if jit and all(layer.supports_jit for layer in model._flatten_layers()):
+    if jit and all(layer.supports_jit for layer in layers_of(model)):
         # Keras's own switch refuses XLA whenever TF deterministic ops are on, for the sake of some GPU kernels;
         # on CPU XLA's results are bit-identical from run to run (tests/test_training.py checks resume equality).
-        model._jit_compile = True
+        set_jit_compile(model, True)
     elif not jit:
-        model._jit_compile = False
-    model.train_function = model.test_function = None  # rebuilt by the next fit with these settings
+        set_jit_compile(model, False)
+    reset_step_functions(model)  # rebuilt by the next fit with these settings
     return {"xla_compiled": bool(model.jit_compile), "ops_one_at_a_time": ops_one_at_a_time,
             "onednn": onednn_enabled(), "steps_per_execution": int(model.steps_per_execution)}
 
@@ -144,43 +153,6 @@ def record_execution(run: RunDir, epoch: int, execution: dict[str, Any]) -> None
     earlier = [entry for entry in manifest.get("execution", []) if entry["from_epoch"] < epoch]
     manifest["execution"] = [*earlier, {"from_epoch": epoch, **execution}]
     zio.write_json(run.manifest, manifest)
-
-
-def load_model(path, class_path: str | None = None) -> keras.Model:
-    """Loads a zoo ``.keras`` file in Keras safe mode (no arbitrary code).
-
-    ``class_path`` ("module:Class", from the run config) imports a plugin's module
-    first so that its class is registered for deserialisation.
-    """
-    import importlib
-    import zipfile
-
-    import zoo.models  # noqa: F401  (registers the zoo classes for deserialisation)
-    from zoo.models.vae import VAE
-
-    if class_path:
-        try:
-            importlib.import_module(class_path.partition(":")[0])
-        except ImportError as error:
-            raise ZooError(f"cannot load {path}: its model class {class_path} does not import ({error}); "
-                           "install the package that provides it") from None
-    if not zipfile.is_zipfile(path):
-        what = "missing" if not os.path.exists(path) else "not a .keras archive (truncated or corrupt)"
-        raise ZooError(f"cannot load model file {path}: it is {what}; re-run `zoo train` to recreate it")
-    try:
-        model = keras.models.load_model(path, safe_mode=True)
-    except ValueError as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        if "safe_mode" in message or "arbitrary code" in message:
-            raise ZooError(f"refusing to load {path}: it contains Python code (e.g. a Lambda layer) that Keras "
-                           "safe mode will not run; zoo only loads the models it saves") from None
-        raise ZooError(f"cannot load model file {path}: {message[:300]}") from None
-    except (OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-        message = " ".join(str(error).split())[:300] or type(error).__name__
-        raise ZooError(f"cannot load model file {path}: it is corrupt or not a zoo model ({message})") from None
-    if not isinstance(model, VAE):
-        raise ZooError(f"{path} holds a {type(model).__name__}, not a zoo model; zoo only loads the models it saves")
-    return model
 
 
 def open_shared_run(run: RunDir, spec: RunSpec, strategy: tf.distribute.Strategy, *, resume: bool,
@@ -246,12 +218,11 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
 
     with strategy.scope():
         if state:
-            model = load_model(run.checkpoints / state["checkpoint"], spec.class_path)
+            model = load_training_model(run.checkpoints / state["checkpoint"], spec.class_path)
             log(f"resuming {run.root} after epoch {state['epoch']}")
         else:
             model = build_model(spec, data)
-    model.noise_seed = spec.train.seed
-    binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
+    binarization = resolve_binarization(spec.data.binarization, is_binary(model.zoo_model.config.likelihood))
 
     if state is None:
         state = {"epoch": 0, "checkpoint": None, "best": None, "best_epoch": None, "wait": 0, "history": [],
@@ -260,7 +231,7 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
             zio.write_json(run.config, spec.to_dict())
             manifest = build_manifest(spec.to_dict(), data.checksums, describe_devices(),
                                       strategy.__class__.__name__, precision)
-            manifest.update(binarization=binarization, parameters=int(model.count_params()))
+            manifest.update(binarization=binarization, parameters=int(model.zoo_model.count_params()))
             zio.write_json(run.manifest, manifest)
 
     epochs, batch = spec.train.epochs, spec.train.batch_size
@@ -296,8 +267,6 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
     guard = DivergenceGuard()
     callbacks = [guard, RunCheckpoint(run, state, train_cfg.early_stopping_patience, guard),
                  keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)]
-    if train_cfg.kl_warmup_epochs:
-        callbacks.insert(0, KLWarmup(train_cfg.kl_warmup_epochs * steps))
     log(f"training {spec.name} on {data.name}: {len(data.train.x)} train / {len(data.validation.x)} validation "
         f"images, {steps} steps per epoch ({model.steps_per_execution} per graph call, "
         f"{'XLA-compiled' if execution['xla_compiled'] else 'not XLA-compiled'}), epochs {state['epoch'] + 1}-{train_cfg.epochs}")
@@ -314,7 +283,7 @@ def finish(run: RunDir, *, data: ImageData | None = None, log: Callable[[str], N
 
     spec = RunSpec.from_dict(run.read_json(run.config, "use --overwrite to start again"))
     data = data or load_dataset(spec.data)
-    model = load_model(run.best_checkpoint, spec.class_path)
+    model = load_model(run.best_checkpoint, spec.class_path)  # the zoo model inside the checkpoint
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
     model.finalize(eval_dataset(data.train, batch_size=1000, binarization=binarization, seed=0))
     with zio.atomic_path(run.model, suffix=".keras") as tmp:

@@ -31,7 +31,7 @@ from zoo.errors import ZooError
 from zoo.likelihoods import is_binary
 from zoo.registry import Entry
 from zoo.run_spec import RunSpec, resolve
-from zoo.training.callbacks import DivergenceGuard, KLWarmup
+from zoo.training.callbacks import DivergenceGuard
 from zoo.training.trainer import build_model, configure_fit
 from zoo.tuning.objectives import check_objective
 from zoo.tuning.space import SearchParam, apply_values
@@ -58,7 +58,7 @@ class ValidationIWAE(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         from zoo.evaluation.metrics import iwae_bound
 
-        bound = iwae_bound(self.model, self.images, self.labels, num_samples=self.num_samples,
+        bound = iwae_bound(self.model.zoo_model, self.images, self.labels, num_samples=self.num_samples,
                            chunk=min(self.num_samples, 25), seed=self.seed, batch_size=250)
         if logs is not None:
             logs["val_iwae"] = float(np.mean(bound.numpy()))
@@ -105,16 +105,14 @@ class RegistryHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         try:
             spec = self.declare(hp)
+            keras.utils.set_random_seed(spec.train.seed)  # same initial weights for the same hyperparameters
+            # Its optimisers are built, so a Hyperband continuation loads the parent's Adam moments and step
+            # count (noise seeds, KL warm-up) with its weights.
+            return build_model(spec, self.data)
         except ZooError as error:
-            # One combination of values that does not make a valid model fails this trial only.
+            # One combination of values that does not make a valid model (or a batch larger than the training
+            # subset) fails this trial only.
             raise keras_tuner.errors.FailedTrialError(str(error)) from None
-        keras.utils.set_random_seed(spec.train.seed)  # same initial weights for the same hyperparameters
-        model = build_model(spec, self.data)
-        model.noise_seed = spec.train.seed
-        # Optimiser variables exist before keras-tuner loads a Hyperband parent's checkpoint, so the
-        # continuation gets the parent's Adam moments and step count (noise seeds, KL warm-up) too.
-        model.optimizer.build(model.trainable_variables)
-        return model
 
     def fit(self, hp, model, *args, **kwargs):
         try:
@@ -132,7 +130,7 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         verbose = kwargs.pop("verbose", self.verbose)
         if verbose == 1 and not sys.stdout.isatty():
             verbose = 2
-        binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
+        binarization = resolve_binarization(spec.data.binarization, is_binary(model.zoo_model.config.likelihood))
         steps = steps_per_epoch(self.data.train, train_cfg.batch_size)
         # The zoo's stateless pipeline from ``initial_epoch`` on: a Hyperband continuation
         # gets exactly the batches an uninterrupted run would see in those epochs.
@@ -143,8 +141,6 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         configure_fit(model, train_cfg, steps)
         guard = DivergenceGuard()
         callbacks: list[keras.callbacks.Callback] = [guard]
-        if train_cfg.kl_warmup_epochs:
-            callbacks.append(KLWarmup(train_cfg.kl_warmup_epochs * steps))
         if self.objective == "val_iwae":
             callbacks.append(self._iwae_callback(spec, binarization))
         if train_cfg.early_stopping_patience:

@@ -11,6 +11,8 @@ import logging
 import os
 from pathlib import Path
 
+import docs_pages  # beside this file: MkDocs puts the hook's folder on sys.path while it loads it
+
 log = logging.getLogger("mkdocs.plugins.zoo")
 
 
@@ -18,8 +20,6 @@ def on_pre_build(config, **kwargs) -> None:
     if os.environ.get("ZOO_DOCS_GENERATE", "1") == "0":
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from zoo.bench import docs_pages
-
     results = Path(os.environ.get("ZOO_DOCS_RESULTS") or docs_pages.DEFAULT_RESULTS)
     docs_pages.generate(Path(config["docs_dir"]), results, log=log.info)
 
