@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 from inprocess_cli import one_error_line, run_cli
 
 from zoo.cli import app
@@ -18,7 +19,8 @@ from zoo.training.trainer import load_model
 SMALL = ["--set", "model.hidden_units=[32]", "--train-subset", "512", "--set", "data.validation_size=256",
          "--set", "data.test_subset=256", "--iw-samples", "2", "--set", "evaluation.figures=false", "--epochs", "1"]
 TRAIN = ["train", "vae", "--dataset", "mnist", *SMALL]
-BUILTIN = ["ae", "vae", "beta_vae", "cvae", "conv_vae_cartoon", "iwae", "beta_tc_vae", "factor_vae", "vq_vae"]
+# The built-in entries in registry.yaml's order.
+BUILTIN = list(yaml.safe_load((Path(__file__).resolve().parent.parent / "registry.yaml").read_text())["models"])
 
 
 @pytest.fixture(scope="module")

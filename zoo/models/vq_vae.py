@@ -23,8 +23,6 @@ from zoo.models.vae_config import VAEConfig
 from zoo.objectives import VectorQuantization
 
 tfd, tfb = tfp.distributions, tfp.bijectors
-# The straight-through code z_e + (z_q − z_e) equals z_q up to float32 rounding; within this it counts as z_q.
-CODE_TOLERANCE = dict(atol=1e-6, rtol=1e-5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +68,10 @@ class VQVAE(VAE):
                      + tf.reduce_sum(self.codebook**2, axis=1)[None])
         indices = tf.argmin(distances, axis=1)
         quantized = tf.reshape(tf.gather(self.codebook, indices), tf.shape(encoded))
-        straight_through = encoded + tf.stop_gradient(quantized - encoded)
-        posterior = tfd.Independent(tfd.Deterministic(loc=straight_through, **CODE_TOLERANCE), 1)
+        # Exactly z_q in value (z_e − z_e is 0), the gradient of z_e in the backward pass: the straight-through
+        # estimator. z_e + sg(z_q − z_e) would differ from z_q by rounding and miss the prior's point masses.
+        straight_through = tf.stop_gradient(quantized) + (encoded - tf.stop_gradient(encoded))
+        posterior = tfd.Independent(tfd.Deterministic(loc=straight_through), 1)
         indices = tf.reshape(indices, [-1, self.positions])
         return posterior, {"encoder_output": encoded, "quantized": quantized, "indices": indices}
 
@@ -81,8 +81,7 @@ class VQVAE(VAE):
     def prior(self, labels=None):
         """Uniform over the K codebook vectors at each position, as a distribution over [latent_dim]."""
         k, positions = self.config.num_embeddings, self.positions
-        codes = tfd.Independent(tfd.Deterministic(loc=tf.tile(self.codebook[None], [positions, 1, 1]),
-                                                  **CODE_TOLERANCE), 1)
+        codes = tfd.Independent(tfd.Deterministic(loc=tf.tile(self.codebook[None], [positions, 1, 1])), 1)
         per_position = tfd.MixtureSameFamily(tfd.Categorical(logits=tf.zeros([positions, k])), codes)
         return tfd.TransformedDistribution(
             tfd.Independent(per_position, 1),

@@ -85,7 +85,9 @@ def build_model(spec: RunSpec, data: ImageData) -> TrainingModel:
     """The registered model of ``spec`` for ``data``, inside the ``TrainingModel`` that trains it."""
     config = spec.model_config(data.image_shape, data.num_classes)
     model = spec.model_class()(config, name=spec.name)
-    steps = steps_per_epoch(data.train, spec.train.batch_size)
+    # Full batches per epoch (steps_per_epoch); a split smaller than one batch is refused when training starts,
+    # not here, where keras-tuner also builds models only to learn the search space.
+    steps = max(1, len(data.train.x) // spec.train.batch_size)
     cosine = spec.train.learning_rate_schedule == "cosine"
     return TrainingModel(model, learning_rate=spec.train.learning_rate,
                          kl_warmup_steps=spec.train.kl_warmup_epochs * steps, dataset_size=len(data.train.x),
