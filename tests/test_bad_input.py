@@ -20,7 +20,9 @@ SMALL = ["--set", "model.hidden_units=[32]", "--train-subset", "512", "--set", "
          "--set", "data.test_subset=256", "--iw-samples", "2", "--set", "evaluation.figures=false", "--epochs", "1"]
 TRAIN = ["train", "vae", "--dataset", "mnist", *SMALL]
 # The built-in entries in registry.yaml's order.
-BUILTIN = list(yaml.safe_load((Path(__file__).resolve().parent.parent / "registry.yaml").read_text())["models"])
+BUILTIN = yaml.safe_load((Path(__file__).resolve().parent.parent / "registry.yaml").read_text())["models"]
+# As `zoo list` shows them: grouped by family, families in order of first appearance.
+BUILTIN_BY_FAMILY = sorted(BUILTIN, key=lambda name: [BUILTIN[n]["family"] for n in BUILTIN].index(BUILTIN[name]["family"]))
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +156,10 @@ def test_registry_class_that_is_not_a_zoo_model(tmp_path, monkeypatch, capsys):
     assert "cannot import class 'no_such_package_zoo.models:VAE'" in line
     listing = run_cli(capsys, "list")
     assert listing.returncode == 0, listing.stderr
-    rows = {line.split()[0]: line for line in listing.stdout.splitlines() if line.strip()}
+    rows = {line.split()[0]: line for line in listing.stdout.splitlines() if line.startswith("  ")}
     # `zoo list` reads the YAML only (no TensorFlow start-up), so a bad class shows when the entry is used.
-    assert list(rows) == [*BUILTIN, "notzoo", "missing"]
+    assert list(rows) == [*BUILTIN_BY_FAMILY, "notzoo", "missing"]
+    assert listing.stdout.splitlines()[-3] == "other"  # entries without a family come last
 
 
 def test_plugin_entry_point_that_fails_to_load_is_skipped_and_others_are_listed(tmp_path, monkeypatch, capsys):
@@ -174,8 +177,8 @@ def test_plugin_entry_point_that_fails_to_load_is_skipped_and_others_are_listed(
     warnings = [line for line in listing.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: skipped entry point 'broken' (zoo_test_no_such_module:ENTRIES): "
                         "No module named 'zoo_test_no_such_module'"]
-    names = [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
-    assert names == [*BUILTIN, "plugged"]
+    names = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")]
+    assert names == [*BUILTIN_BY_FAMILY, "plugged"]
 
 
 # ---------------------------------------------------------------------- data

@@ -121,7 +121,14 @@ def test_missing_data_dir_and_malformed_registry(tmp_path, capsys):
 def test_list_shows_every_entry():
     result = zoo("list")
     assert result.returncode == 0, result.stderr
-    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
-    assert names == list(yaml.safe_load((Path(__file__).resolve().parent.parent / "registry.yaml").read_text())["models"])
-    assert names[:5] == ["ae", "vae", "beta_vae", "cvae", "conv_vae_cartoon"]
+    lines = result.stdout.splitlines()
+    names = [line.split()[0] for line in lines if line.startswith("  ")]
+    entries = yaml.safe_load((Path(__file__).resolve().parent.parent / "registry.yaml").read_text())["models"]
+    assert sorted(names) == sorted(entries) and len(names) == len(entries) >= 20
+    headings = [line for line in lines if line and not line.startswith(" ")]
+    assert headings == ["autoencoders", "likelihood bound", "β family", "conditional", "other latent geometries"]
+    for heading in headings:  # each entry under its family's heading
+        members = lines[lines.index(heading) + 1:]
+        members = [line.split()[0] for line in members[:next((i for i, l in enumerate(members) if not l.startswith(" ")), len(members))]]
+        assert members and all(entries[name]["family"] == heading for name in members)
     assert "INVALID" not in result.stdout

@@ -81,7 +81,7 @@ def _registry_entry(name: str, registry: Optional[Path]):
 
 @app.command("list")
 def list_models(registry: Optional[Path] = RegistryOption) -> None:
-    """List registered models: name, class, default dataset and description.
+    """List registered models by family: name, class, default dataset and description.
 
     Reads the registry files only: no model class is imported (nor TensorFlow), so an entry is checked in
     full by the commands that use it, such as `zoo train`."""
@@ -89,10 +89,15 @@ def list_models(registry: Optional[Path] = RegistryOption) -> None:
 
     reg = load_registry(registry)
     print_warnings(reg)
-    for name in reg.names():
+    families: dict[str, list] = {}
+    for name in reg.names():  # families in the order they first appear, entries in registry order
         entry = reg.get(name)
-        dataset = entry.data.get("name", entry.dataset)
-        print(f"{name:<18} {entry.class_path:<42} {dataset:<14} {entry.description}")
+        families.setdefault(entry.family or "other", []).append(entry)
+    for family, entries in families.items():
+        print(family)
+        for entry in entries:
+            dataset = entry.data.get("name", entry.dataset)
+            print(f"  {entry.name:<18} {entry.class_path:<42} {dataset:<14} {entry.description}")
 
 
 @app.command()

@@ -13,6 +13,7 @@ An entry::
 
     vae:
       class: zoo.models.vae:VAE       # "module:Class", imported lazily
+      family: likelihood bound        # the heading `zoo list` shows it under
       description: ...
       paper: ...
       dataset: mnist                  # default dataset
@@ -55,7 +56,8 @@ def _builtin_registry() -> Path:
 
 BUILTIN_REGISTRY = _builtin_registry()
 ENTRY_POINT_GROUP = "zoo.registry"
-ENTRY_KEYS = ("class", "description", "paper", "dataset", "model", "train", "data", "evaluation", "search_space")
+ENTRY_KEYS = ("class", "family", "description", "paper", "dataset", "model", "train", "data", "evaluation",
+              "search_space")
 CONFIG_SECTIONS = ("model", "train", "data", "evaluation")
 
 
@@ -66,6 +68,7 @@ class Entry:
     name: str
     class_path: str
     source: str
+    family: str = ""
     description: str = ""
     paper: str = ""
     dataset: str = "mnist"
@@ -141,7 +144,7 @@ def parse_entries(raw: Any, source: str) -> dict[str, Entry]:
         for key in (*CONFIG_SECTIONS, "search_space"):
             if not isinstance(body.get(key, {}) or {}, Mapping):
                 raise ZooError(f"{source}: entry '{name}': '{key}' must be a mapping")
-        for key in ("class", "description", "paper", "dataset"):
+        for key in ("class", "family", "description", "paper", "dataset"):
             if key in body and not isinstance(body[key], str):
                 raise ZooError(f"{source}: entry '{name}': '{key}' must be a string")
         fields = {key: (dict(body[key] or {}) if key in (*CONFIG_SECTIONS, "search_space") else body[key])
