@@ -1,7 +1,9 @@
 """The conformance harness every registered model passes (build, train, evaluate, save, reload, sample).
 
 A new registry entry needs no test file of its own: ``test_conformance.py`` runs
-``run_model_test`` for every entry the registry knows, user entries included.
+``run_model_test`` for every entry the registry knows, user entries included. Beside it, the helpers
+the models' own tests share: a batch of MNIST-shaped images, a variant twinned with a plain VAE, and the
+metrics an entry reports.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.evaluation import EvalConfig, evaluate
+from zoo.models import VAE, VAEConfig
 from zoo.run_spec import RunSpec
 from zoo.training.training_model import TrainingModel
 
@@ -30,6 +33,31 @@ def synthetic_batch(image_shape, num_classes, count=32, seed=0, binary=True):
     images = (grey > 0.5).astype("float32") if binary else grey
     labels = rng.integers(0, max(num_classes, 1), count).astype("int32")
     return images, labels
+
+
+def batch(count=64, seed=0):
+    """MNIST-shaped binary images (about 30 % of pixels on) and labels 0-9, for tests of single models."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((count, 28, 28, 1)) > 0.7).astype("float32"), rng.integers(0, 10, count).astype("int32")
+
+
+def twin(cls, small, **fields):
+    """A plain VAE of the networks ``small`` and the variant ``cls({**small, **fields})`` with its weights."""
+    plain, variant = VAE(VAEConfig(**small)), cls({**small, **fields})
+    for part in ("encoder_net", "decoder_net", "posterior_head", "likelihood_head"):
+        getattr(variant, part).set_weights(getattr(plain, part).get_weights())
+    return plain, variant
+
+
+def evaluate_entry(spec: RunSpec, count: int = 32) -> dict:
+    """The evaluation metrics of the (untrained) model of the entry ``spec`` on a synthetic batch: for what an
+    entry reports, without the training and reloading of ``run_model_test`` (test_conformance.py runs that)."""
+    image_shape, num_classes = spec.data.expected_image_shape, spec.data.expected_num_classes
+    config = spec.model_config(image_shape, num_classes)
+    keras.utils.set_random_seed(0)
+    model = spec.model_class()(config)
+    images, labels = synthetic_batch(image_shape, num_classes, count, binary=config.likelihood == "bernoulli")
+    return evaluate(model, images, labels, EvalConfig(iw_samples=16, iw_chunk=8, batch_size=16, figures=False))
 
 
 def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30) -> dict:
@@ -55,9 +83,9 @@ def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30) -> dict:
     # Training lowers the loss on a fixed batch (the model can learn through every hook).
     trained = TrainingModel(model, dataset_size=len(images))
     before = [v.numpy().copy() for v in model.trainable_variables]
-    batch = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    repeated = tf.data.Dataset.from_tensors((images, labels)).repeat()
     first = trained.evaluate(tf.data.Dataset.from_tensors((images, labels)), verbose=0, return_dict=True)
-    trained.fit(batch, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+    trained.fit(repeated, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
     after = trained.evaluate(tf.data.Dataset.from_tensors((images, labels)), verbose=0, return_dict=True)
     assert np.isfinite(after["loss"]) and after["loss"] < first["loss"], (first, after)
     # Every optimiser (the model's and each one its objective declares) took every step, and every trainable

@@ -1,7 +1,7 @@
 """Other latent geometries: the hyperspherical S-VAE, the Gumbel-Softmax categorical VAE and the IAF-VAE.
 
-Each passes the conformance harness from registry entries (those proposed for registry.yaml, with small
-networks), and each is checked on the property that defines it.
+Each is checked on the property that defines it, and on what its registry entry reports; the entries pass
+the shared harness in test_conformance.py.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-import yaml
+from harness import batch, evaluate_entry
 
-from harness import run_model_test
 from zoo.models.gumbel_vae import GumbelSoftmaxVAE
 from zoo.models.iaf_vae import IAFVAE
 from zoo.models.svae import HypersphericalVAE
@@ -27,84 +26,22 @@ from zoo.run_spec import resolve
 tfd = tfp.distributions
 SEED = tf.constant([5, 9])
 
-# The entries proposed for registry.yaml.
-ENTRIES = """
-models:
-  svae:
-    class: zoo.models.svae:HypersphericalVAE
-    description: Hyperspherical VAE; von Mises-Fisher posterior, uniform prior on the sphere S^9, analytic KL.
-    paper: Davidson, Falorsi, De Cao, Kipf & Tomczak 2018, UAI (arXiv:1804.00891)
-    dataset: mnist
-    model:
-      latent_dim: 10
-      hidden_units: [256, 128]
-    train:
-      epochs: 50
-    search_space:
-      latent_dim: {values: [3, 5, 10, 20, 40]}
-      learning_rate: {min: 1.0e-4, max: 3.0e-3, log: true}
-
-  gumbel_vae:
-    class: zoo.models.gumbel_vae:GumbelSoftmaxVAE
-    description: Categorical VAE; 30 10-class latents, decoded from Gumbel-Softmax codes at an annealed τ.
-    paper: Jang, Gu & Poole 2017, ICLR (arXiv:1611.01144); Maddison, Mnih & Teh 2017, ICLR (arXiv:1611.00712)
-    dataset: mnist
-    model:
-      latent_dim: 300
-      num_variables: 30
-      num_categories: 10
-      hidden_units: [512, 256]
-    train:
-      epochs: 50
-    search_space:
-      anneal_rate: {values: [1.0e-5, 3.0e-5, 1.0e-4]}
-      temperature_min: {values: [0.3, 0.5, 1.0]}
-
-  iaf_vae:
-    class: zoo.models.iaf_vae:IAFVAE
-    description: VAE whose Gaussian posterior is refined by 2 inverse autoregressive flow steps (MADEs).
-    paper: Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling 2016, NeurIPS (arXiv:1606.04934)
-    dataset: mnist
-    model:
-      latent_dim: 32
-      flow_steps: 2
-      flow_hidden_units: [320, 320]
-      context_dim: 32
-    train:
-      epochs: 50
-    search_space:
-      flow_steps: {values: [1, 2, 4, 8]}
-      learning_rate: {min: 1.0e-4, max: 3.0e-3, log: true}
-"""
-# Small networks keep each harness run to seconds on two cores.
+# Small networks keep each evaluation to seconds on two cores.
 TEST_OVERRIDES = {"svae": {"hidden_units": [64]}, "gumbel_vae": {"hidden_units": [64]},
                   "iaf_vae": {"hidden_units": [64], "flow_hidden_units": [32]}}
 
 
-def batch(count=16, seed=0):
-    rng = np.random.default_rng(seed)
-    return (rng.random((count, 28, 28, 1)) > 0.7).astype("float32"), rng.integers(0, 10, count).astype("int32")
+def test_entries_are_described():
+    registry = load_registry()
+    for name in TEST_OVERRIDES:
+        assert len(registry.get(name).description) <= 100, name
 
 
-def test_proposed_entries_resolve_at_full_size(tmp_path):
-    path = tmp_path / "registry.yaml"
-    path.write_text(ENTRIES)
-    registry = load_registry(path)
-    for name in ("svae", "gumbel_vae", "iaf_vae"):
-        entry = registry.get(name)
-        assert len(entry.description) <= 100
-        resolve(entry)  # model config, dataset shape and search space validate
-
-
-@pytest.mark.parametrize("name", ["svae", "gumbel_vae", "iaf_vae"])
-def test_geometry_conforms(name, tmp_path):
-    raw = yaml.safe_load(ENTRIES)
-    raw["models"][name]["model"].update(TEST_OVERRIDES[name])
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    metrics = run_model_test(resolve(load_registry(path).get(name)), tmp_path)
+@pytest.mark.parametrize("name", list(TEST_OVERRIDES))
+def test_entry_reports_a_positive_rate_and_no_kl_per_dimension(name):
+    metrics = evaluate_entry(resolve(load_registry().get(name), {"model": TEST_OVERRIDES[name]}))
     assert metrics["kl_per_dim"] is None  # no posterior of these factorises over the code's numbers
-    assert metrics["rate"] > 0 and metrics["iwae"] >= metrics["elbo"] - 1e-3
+    assert metrics["rate"] > 0
     if name == "gumbel_vae":
         assert metrics["rate"] <= 30 * math.log(10)  # a KL to the uniform categorical is at most N log C
         assert metrics["objective"]["temperature"] == pytest.approx(0.5)  # evaluated at the end of the schedule

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from harness import batch, twin
 
 from zoo.models import IWAE, VAE, VQVAE, BetaTCVAE, FactorVAE, VAEConfig
 from zoo.objectives import compute_terms, permute_dims, total_correlation
@@ -18,22 +19,9 @@ SMALL = dict(latent_dim=4, hidden_units=(32,))
 SEED = tf.constant([5, 9])
 
 
-def batch(count=64, seed=0):
-    rng = np.random.default_rng(seed)
-    return (rng.random((count, 28, 28, 1)) > 0.7).astype("float32"), rng.integers(0, 10, count).astype("int32")
-
-
-def twin(cls, **fields):
-    """A variant with the weights of a plain VAE of the same networks."""
-    plain, variant = VAE(VAEConfig(**SMALL)), cls({**SMALL, **fields})
-    for part in ("encoder_net", "decoder_net", "posterior_head", "likelihood_head"):
-        getattr(variant, part).set_weights(getattr(plain, part).get_weights())
-    return plain, variant
-
-
 def test_beta_tc_vae_with_beta_one_is_the_vae():
     images, labels = batch()
-    plain, variant = twin(BetaTCVAE, beta=1.0)
+    plain, variant = twin(BetaTCVAE, SMALL, beta=1.0)
     a = compute_terms(plain, images, labels, seed=SEED, step=10)
     b = compute_terms(variant, images, labels, seed=SEED, step=10, dataset_size=60000)
     assert float(b["loss"]) == float(a["loss"])
@@ -46,7 +34,7 @@ def test_beta_tc_vae_with_beta_one_is_the_vae():
 
 def test_factor_vae_with_gamma_zero_is_the_vae():
     images, labels = batch()
-    plain, variant = twin(FactorVAE, gamma=0.0, discriminator_units=(16, 16))
+    plain, variant = twin(FactorVAE, SMALL, gamma=0.0, discriminator_units=(16, 16))
     a = compute_terms(plain, images, labels, seed=SEED, step=3)
     b = compute_terms(variant, images, labels, seed=SEED, step=3)
     assert float(b["loss"]) == float(a["loss"])
@@ -55,7 +43,7 @@ def test_factor_vae_with_gamma_zero_is_the_vae():
 
 def test_iwae_with_one_sample_is_the_monte_carlo_elbo_and_the_bound_rises_with_k():
     images, labels = batch(256)
-    plain, variant = twin(IWAE, iw_train_samples=1, analytic_kl=False)
+    plain, variant = twin(IWAE, SMALL, iw_train_samples=1, analytic_kl=False)
     plain_mc = VAE(VAEConfig(**SMALL, analytic_kl=False))
     plain_mc.set_weights(plain.get_weights())
     assert float(compute_terms(plain, images, labels, seed=SEED)["loss"]) != float(compute_terms(plain_mc, images, labels, seed=SEED)["loss"])

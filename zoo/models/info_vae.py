@@ -15,26 +15,15 @@ import dataclasses
 import keras
 
 from zoo.config import bounded_field
-from zoo.errors import ZooError
 from zoo.models.vae import VAE
-from zoo.models.vae_config import VAEConfig
+from zoo.models.wae_mmd import MMDKernelConfig
 from zoo.objectives.info_vae import InfoMMD
-from zoo.objectives.wae_mmd import PYTHAE_SCALES
 
 
 @dataclasses.dataclass(frozen=True)
-class InfoVAEConfig(VAEConfig):
+class InfoVAEConfig(MMDKernelConfig):
     alpha: float = bounded_field(0.0, maximum=1.0, help="α: the rate is weighted by 1 − α")
     lambda_mmd: float = bounded_field(1e-3, minimum=0.0, help="λ: the MMD² is weighted by α + λ − 1")
-    kernel_bandwidth: float = bounded_field(1.0, minimum=0.0, exclusive_minimum=True,
-                                            help="σ of the IMQ kernel, C = 2 · latent_dim · σ² (1 for N(0, I))")
-    kernel_scales: tuple[float, ...] = bounded_field(PYTHAE_SCALES, minimum=0.0, exclusive_minimum=True,
-                                                     help="IMQ kernel summed over C · s for these s")
-
-    def validate(self) -> None:
-        super().validate()
-        if not self.kernel_scales:
-            raise ZooError(f"{self._where('kernel_scales')}: give at least one scale")
 
 
 @keras.saving.register_keras_serializable(package="zoo")

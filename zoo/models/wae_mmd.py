@@ -24,8 +24,9 @@ from zoo.objectives.wae_mmd import PYTHAE_SCALES, WassersteinMMD
 
 
 @dataclasses.dataclass(frozen=True)
-class WAEMMDConfig(VAEConfig):
-    mmd_weight: float = bounded_field(10.0, minimum=0.0, help="λ: weight of MMD²(q(z), p(z))")
+class MMDKernelConfig(VAEConfig):
+    """The multi-scale IMQ kernel of an MMD between q(z) and p(z) (WAE-MMD, InfoVAE)."""
+
     kernel_bandwidth: float = bounded_field(1.0, minimum=0.0, exclusive_minimum=True,
                                             help="σ of the IMQ kernel, C = 2 · latent_dim · σ² (1 for N(0, I))")
     kernel_scales: tuple[float, ...] = bounded_field(PYTHAE_SCALES, minimum=0.0, exclusive_minimum=True,
@@ -35,6 +36,11 @@ class WAEMMDConfig(VAEConfig):
         super().validate()
         if not self.kernel_scales:
             raise ZooError(f"{self._where('kernel_scales')}: give at least one scale")
+
+
+@dataclasses.dataclass(frozen=True)
+class WAEMMDConfig(MMDKernelConfig):
+    mmd_weight: float = bounded_field(10.0, minimum=0.0, help="λ: weight of MMD²(q(z), p(z))")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
