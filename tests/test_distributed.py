@@ -156,8 +156,8 @@ def test_zoo_train_two_workers_share_one_run_folder(tmp_path, shared_data_dir):
     assert [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
     # Nothing but the chief's files: no temporary files, no second set of checkpoints or TensorBoard runs.
     assert sorted(path.name for path in out.iterdir()) == sorted(
-        ["config.json", "manifest.json", "state.json", "metrics.csv", "checkpoints", "tensorboard", "model.keras",
-         "metrics.json"])
+        [".zoo-run", "config.json", "manifest.json", "state.json", "metrics.csv", "checkpoints", "tensorboard",
+         "model.keras", "metrics.json"])
     assert sorted(path.name for path in (out / "checkpoints").iterdir()) == ["best.keras", "epoch-0002.keras"]
     assert sorted(path.name for path in (out / "tensorboard").iterdir()) == ["train", "validation"]
     # tf.distribute.MultiWorkerMirroredStrategy is an alias of this class.

@@ -23,6 +23,9 @@ class ZooApp(typer.Typer):
     """A Typer app that turns user errors into one line and a non-zero exit."""
 
     def __call__(self, *args, **kwargs):
+        global _ARGV
+        given = kwargs.get("args", args[0] if args else None)
+        _ARGV = [str(arg) for arg in (sys.argv[1:] if given is None else given)]
         try:
             return super().__call__(*args, **kwargs)
         except ZooError as error:
@@ -39,6 +42,8 @@ class ZooApp(typer.Typer):
             print(f"zoo: error: {describe_os_error(error, verb='use')}; {hint}", file=sys.stderr)
             sys.exit(2)
 
+
+_ARGV: list[str] = []  # this invocation's arguments, for the command a Ctrl-C tells the user to re-run
 
 app = ZooApp(help="Train, evaluate and compare autoencoders and VAEs.", no_args_is_help=True,
              pretty_exceptions_enable=False, add_completion=False)
@@ -149,8 +154,30 @@ def train(
     run = RunDir(out or Path("runs") / f"{name}-{spec.data.name.replace(':', '_').replace('/', '_')}")
     from zoo.training.trainer import train as run_training
 
-    run_training(spec, run, resume=resume, overwrite=overwrite, evaluate=not no_eval)
+    try:
+        run_training(spec, run, resume=resume, overwrite=overwrite, evaluate=not no_eval)
+    except KeyboardInterrupt:
+        print(interrupted_line(run, spec.train.epochs), file=sys.stderr)
+        raise typer.Exit(130) from None
     print(f"run folder: {run.root}")
+
+
+def interrupted_line(run, epochs: int) -> str:
+    """What a Ctrl-C of `zoo train` kept, and the command that continues: this one (without --overwrite)."""
+    import shlex
+
+    command = shlex.join(["zoo", *[arg for arg in _ARGV if arg != "--overwrite"]])
+    try:
+        state = run.read_json(run.state, "") if run.state.exists() else None
+    except ZooError:
+        state = None
+    if not state or not state.get("checkpoint"):
+        return f"zoo: interrupted; nothing kept yet (no epoch had finished); start again with: {command}"
+    kept = f"{run.checkpoints / state['checkpoint']}"
+    if state["epoch"] >= epochs or state.get("stopped_early"):
+        return (f"zoo: interrupted after training finished; kept epoch {state['epoch']} ({kept}); "
+                f"evaluate with: {command}")
+    return f"zoo: interrupted; kept epoch {state['epoch']} of {epochs} ({kept}); resume with: {command}"
 
 
 @app.command()
@@ -166,8 +193,9 @@ def evaluate(
     from zoo.run_dir import RunDir
 
     run = RunDir(run_dir)
-    if not run.exists():
-        raise ZooError(f"{run_dir} is not a zoo run folder (no config.json); pass the --out folder of `zoo train`")
+    if not (run.exists() and run.is_zoo_run()):
+        raise ZooError(f"{run_dir} is not a zoo run folder (no config.json made by zoo); pass the --out folder "
+                       "of `zoo train`")
     overrides = {key: value for key, value in (("iw_samples", iw_samples), ("seed", seed)) if value is not None}
     if no_figures:
         overrides["figures"] = False
@@ -193,8 +221,9 @@ def sample(
     from zoo.run_spec import RunSpec
 
     run = RunDir(run_dir)
-    if not run.exists():
-        raise ZooError(f"{run_dir} is not a zoo run folder (no config.json); pass the --out folder of `zoo train`")
+    if not (run.exists() and run.is_zoo_run()):
+        raise ZooError(f"{run_dir} is not a zoo run folder (no config.json made by zoo); pass the --out folder "
+                       "of `zoo train`")
     spec = RunSpec.from_dict(run.read_json(run.config, "is this a zoo run folder?"))
     model, _ = load_run_model(run, spec, data_overrides={"data_dir": data_dir} if data_dir else None,
                               doing="sampling from")

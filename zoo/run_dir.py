@@ -1,6 +1,8 @@
 """The run folder: where a run's config, checkpoints, metrics and figures live.
 
     RUN/
+      .zoo-run           marker: zoo made this folder (zoo version, created time); zoo only
+                         replaces or tidies folders that have it
       config.json        resolved RunSpec (rebuilds the model, repeats the run)
       manifest.json      command, versions, seed, dataset checksums, git commit, devices,
                          execution mode of each (re)start (XLA, ops one at a time, oneDNN)
@@ -11,6 +13,8 @@
       metrics.json       test-set evaluation
       figures/*.png
       tensorboard/
+
+Any other file in the folder is the user's: ``--overwrite`` removes only the names above.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import csv
 import io
 import json
 import platform
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -28,6 +33,15 @@ from typing import Any
 
 from zoo import io as zio
 from zoo.errors import ZooError
+
+MARKER = ".zoo-run"
+# Everything zoo writes at the top of a run folder (the marker too); --overwrite removes these and nothing else.
+OWNED_FILES = (MARKER, "config.json", "manifest.json", "state.json", "metrics.csv", "metrics.json", "model.keras",
+               ".write-probe")
+OWNED_FOLDERS = ("checkpoints", "figures", "tensorboard")
+# The sections of a RunSpec's config.json: a folder without the marker but with such a config is a run made by
+# a zoo from before the marker.
+SPEC_KEYS = ("name", "class", "model", "train", "data", "evaluation")
 
 PACKAGES = ("tensorflow", "tensorflow-probability", "keras", "keras-tuner", "numpy", "matplotlib", "typer")
 
@@ -50,8 +64,63 @@ class RunDir:
     def epoch_checkpoint(self, epoch: int) -> Path:
         return self.checkpoints / f"epoch-{epoch:04d}.keras"
 
+    marker = property(lambda self: self.root / MARKER)
+
     def exists(self) -> bool:
         return self.config.exists()
+
+    def _has_zoo_config(self) -> bool:
+        try:
+            config = zio.read_json(self.config)
+        except (OSError, ValueError):
+            return False
+        return isinstance(config, dict) and all(key in config for key in SPEC_KEYS)
+
+    def is_zoo_run(self) -> bool:
+        """Made by zoo: has the marker, or (a run from before the marker) a config.json that is a RunSpec."""
+        return self.marker.is_file() or self._has_zoo_config()
+
+    def owned(self, name: str) -> bool:
+        return name in OWNED_FILES or name in OWNED_FOLDERS or (name.startswith(".") and zio.TEMP_MARKER in name)
+
+    def kind(self) -> str:
+        """``absent`` (no folder, or not a folder), ``empty``, ``zoo`` (a zoo run folder) or ``foreign``."""
+        if not self.root.is_dir():
+            return "absent"
+        if self.is_zoo_run():
+            return "zoo"
+        try:
+            names = [path.name for path in self.root.iterdir()]
+        except OSError:
+            return "absent"  # unreadable: prepare() reports it
+        # Leftovers of a zoo killed before it wrote anything else do not make a folder the user's.
+        leftover = [name == ".write-probe" or (self.owned(name) and zio.TEMP_MARKER in name) for name in names]
+        return "empty" if all(leftover) else "foreign"
+
+    def not_zoo_error(self, doing: str) -> ZooError:
+        what = "its config.json is not a zoo config" if self.config.exists() else "no config.json"
+        return ZooError(f"{self.root} is not a zoo run folder (no {MARKER} marker, {what}); zoo will not "
+                        f"{doing} a folder it did not make: choose another --out")
+
+    def mark(self, note: dict[str, Any] | None = None) -> None:
+        """Writes the marker once; later starts leave it (and its created time) as it is."""
+        if not self.marker.exists():
+            zio.write_json(self.marker, {"zoo_version": zoo_version(),
+                                         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                         **(note or {})})
+
+    def remove_owned(self) -> list[str]:
+        """Deletes what zoo wrote (``OWNED_FILES``, ``OWNED_FOLDERS``, temporary files); keeps every other file."""
+        removed = []
+        for path in sorted(self.root.iterdir()):
+            if not self.owned(path.name):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path.name)
+        return removed
 
     def prepare(self) -> None:
         """Creates the folder, failing with one clear line when it cannot be written."""
@@ -116,6 +185,13 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
+
+
+def zoo_version() -> str | None:
+    try:
+        return metadata.version("zoo")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def package_versions() -> dict[str, str | None]:

@@ -281,13 +281,35 @@ def objective_terms(model: VAE, images: np.ndarray, labels: np.ndarray | None = 
     return {name: total / len(images) for name, total in sums.items()}
 
 
+# The unit of every number ``evaluate`` returns, written into metrics.json as ``units`` so the file explains itself.
+# "per image": a mean over the test images of a per-image quantity; pixel values are in [0, 1].
+UNITS = {
+    "elbo": "nats per image",
+    "distortion": "nats per image (-log p(x|z), summed over pixels)",
+    "rate": "nats per image (KL(q(z|x) || p(z)))",
+    "iwae": "nats per image",
+    "iw_samples": "importance samples per image",
+    "kl_per_dim": "nats per image, one value per latent dimension",
+    "active_units": "latent dimensions",
+    "code_variance": "squared latent units (variance over test images of the posterior mean), one value per "
+                     "latent dimension",
+    "latent_dim": "latent dimensions",
+    "reconstruction_mse": "sum over pixels of squared error per image",
+    "reconstruction_bce": "nats per image (binary cross-entropy summed over pixels)",
+    "num_examples": "test images",
+    "bits_per_dim": "bits per dimension (-iwae / (pixels x channels x ln 2))",
+    "objective": "mean per image of each training-objective term, in that term's own units (nats for the loss "
+                 "and log-density terms)",
+}
+
+
 def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: EvalConfig | None = None,
              dataset_size: int | None = None) -> dict:
     """All test-set metrics of ``model`` as a JSON-able dict; numbers are means over examples, in nats.
 
     Keys: elbo, distortion, rate, iwae, iw_samples, kl_per_dim, active_units,
     code_variance, latent_dim, reconstruction_mse, reconstruction_bce,
-    num_examples, likelihood, bits_per_dim, and ``objective``: the mean of each term of
+    num_examples, likelihood, bits_per_dim, units (``UNITS``), and ``objective``: the mean of each term of
     the training objective (``objective_terms``; the ELBO terms repeat above). For a non-generative model (the
     autoencoder) elbo, iwae, kl_per_dim and bits_per_dim are None: it defines no
     density, so they would not bound anything; rate is 0 and active units come
@@ -337,4 +359,5 @@ def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: 
         "likelihood": model.config.likelihood,
         "bits_per_dim": None if iwae is None else -iwae / (pixels * math.log(2.0)),
         "objective": {name: value for name, value in objective.items() if name not in ("elbo", "distortion", "rate")},
+        "units": dict(UNITS),
     }

@@ -46,6 +46,7 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
     metrics.update(model=spec.name, dataset=data.name, binarization=binarization,
                    epochs_trained=state.get("epoch"), best_epoch=state.get("best_epoch"),
                    model_file=str(model_file.relative_to(run.root)), evaluation=config.to_dict())
+    metrics["units"] = {**metrics.pop("units", {}), "epochs_trained": "epochs", "best_epoch": "epoch number (from 1)"}
     target = run.metrics
     try:
         zio.write_json(run.metrics, metrics)

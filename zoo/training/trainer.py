@@ -50,11 +50,19 @@ def _config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def open_run(run: RunDir, spec: RunSpec, *, resume: bool, overwrite: bool, log: Callable[[str], None]) -> dict | None:
-    """Decides between a fresh run and a resumed one; returns the saved state to resume from."""
-    if run.exists() and overwrite:
-        log(f"--overwrite: replacing {run.root}")
-        shutil.rmtree(run.root)
+    """Decides between a fresh run and a resumed one; returns the saved state to resume from.
+
+    Only a zoo run folder (``RunDir.is_zoo_run``) is reused or replaced, and ``--overwrite`` removes only zoo's
+    files; a non-empty folder zoo did not make is refused untouched.
+    """
+    kind = run.kind()
+    if kind == "foreign":
+        raise run.not_zoo_error("replace" if overwrite else "write into")
+    if kind == "zoo" and overwrite:
+        log(f"--overwrite: replacing the zoo run in {run.root} (other files in it are kept)")
+        run.remove_owned()
     run.prepare()
+    run.mark({"recognised_from": "config.json"} if run.exists() else None)  # a run from before the marker
     if not run.exists():
         if resume:
             log(f"nothing to resume in {run.root}; starting a new run")
@@ -213,40 +221,50 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
         serialise_ops()  # before any TF op; lets configure_fit pick the faster plain step for conv nets
     strategy = make_strategy(spec.train.strategy)  # first: a multi-worker strategy must precede other TF ops
     chief = is_chief(strategy)
-    state = open_shared_run(run, spec, strategy, resume=resume, overwrite=overwrite, log=log)
-    data = load_dataset(spec.data)
-    precision = apply_precision(spec.train.precision)
-    configure_determinism(spec.train.seed, spec.train.deterministic)
+    before = _start_snapshot(run) if chief else None
+    model = steps_before = None
+    try:
+        state = open_shared_run(run, spec, strategy, resume=resume, overwrite=overwrite, log=log)
+        data = load_dataset(spec.data)
+        precision = apply_precision(spec.train.precision)
+        configure_determinism(spec.train.seed, spec.train.deterministic)
 
-    with strategy.scope():
-        if state:
-            model = load_training_model(run.checkpoints / state["checkpoint"], spec.class_path)
-            log(f"resuming {run.root} after epoch {state['epoch']}")
+        with strategy.scope():
+            if state:
+                model = load_training_model(run.checkpoints / state["checkpoint"], spec.class_path)
+                log(f"resuming {run.root} after epoch {state['epoch']}")
+            else:
+                model = build_model(spec, data)
+        steps_before = _optimizer_steps(model)
+        binarization = resolve_binarization(spec.data.binarization, is_binary(model.zoo_model.config.likelihood))
+
+        if state is None:
+            state = {"epoch": 0, "checkpoint": None, "best": None, "best_epoch": None, "wait": 0, "history": [],
+                     "stopped_early": False}
+            if chief:
+                zio.write_json(run.config, spec.to_dict())
+                manifest = build_manifest(spec.to_dict(), data.checksums, describe_devices(),
+                                          strategy.__class__.__name__, precision)
+                manifest.update(binarization=binarization, parameters=int(model.zoo_model.count_params()))
+                zio.write_json(run.manifest, manifest)
+
+        epochs, batch = spec.train.epochs, spec.train.batch_size
+        if state["epoch"] < epochs and not state["stopped_early"]:
+            # A non-chief worker's checkpoints, state and logs go to a scratch folder of its own, never to the run's.
+            scratch = run if chief else RunDir(tempfile.mkdtemp(prefix="zoo-worker-"))
+            try:
+                _fit(model, spec, scratch, data, state, binarization, log)
+            finally:
+                if scratch is not run:
+                    shutil.rmtree(scratch.root, ignore_errors=True)
         else:
-            model = build_model(spec, data)
-    binarization = resolve_binarization(spec.data.binarization, is_binary(model.zoo_model.config.likelihood))
-
-    if state is None:
-        state = {"epoch": 0, "checkpoint": None, "best": None, "best_epoch": None, "wait": 0, "history": [],
-                 "stopped_early": False}
-        if chief:
-            zio.write_json(run.config, spec.to_dict())
-            manifest = build_manifest(spec.to_dict(), data.checksums, describe_devices(),
-                                      strategy.__class__.__name__, precision)
-            manifest.update(binarization=binarization, parameters=int(model.zoo_model.count_params()))
-            zio.write_json(run.manifest, manifest)
-
-    epochs, batch = spec.train.epochs, spec.train.batch_size
-    if state["epoch"] < epochs and not state["stopped_early"]:
-        # A non-chief worker's checkpoints, state and logs go to a scratch folder of its own, never to the run's.
-        scratch = run if chief else RunDir(tempfile.mkdtemp(prefix="zoo-worker-"))
-        try:
-            _fit(model, spec, scratch, data, state, binarization, log)
-        finally:
-            if scratch is not run:
-                shutil.rmtree(scratch.root, ignore_errors=True)
-    else:
-        log(f"{run.root}: training already finished ({state['epoch']} epochs)")
+            log(f"{run.root}: training already finished ({state['epoch']} epochs)")
+    except BaseException:
+        # A start that fails (or is interrupted) before one training step leaves nothing behind.
+        if before is not None and (model is None or (steps_before is not None
+                                                      and _optimizer_steps(model) == steps_before)):
+            _undo_start(run, before)
+        raise
 
     if not chief:
         log("training done; the chief worker writes the run folder" + (" and evaluates" if evaluate else ""))
@@ -254,6 +272,46 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
     if evaluate:
         return finish(run, data=data, log=log)
     return {}
+
+
+def _start_snapshot(run: RunDir) -> tuple[list, set[str]] | None:
+    """The folders a start would create (``run.root`` and missing parents) and the names already in the run;
+    None when there is nothing a failed start could safely undo (``--out`` is a file or cannot be listed)."""
+    missing, folder = [], run.root
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if missing:
+        return missing, set()
+    try:
+        return ([], {path.name for path in run.root.iterdir()}) if run.root.is_dir() else None
+    except OSError:
+        return None
+
+
+def _undo_start(run: RunDir, before: tuple[list, set[str]]) -> None:
+    """Removes what a failed start added: zoo's new files in the run folder, then the folders it created."""
+    missing, names = before
+    try:
+        if run.root.is_dir():
+            for path in run.root.iterdir():
+                if not run.owned(path.name) or path.name in names:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+        for folder in missing:  # deepest first; stops at one that is not empty
+            folder.rmdir()
+    except OSError:
+        pass  # best effort: the error being raised is the one to report
+
+
+def _optimizer_steps(model) -> int | None:
+    try:
+        return int(model.optimizer.iterations.numpy())
+    except Exception:  # noqa: BLE001 -- unknown counts as trained: nothing is removed
+        return None
 
 
 def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binarization: str, log) -> None:
