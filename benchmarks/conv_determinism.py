@@ -79,7 +79,7 @@ def main() -> None:
     results = {mode: max_differences(model, images, labels, mode == "xla", args.repeats) for mode in ("plain", "xla")}
     for process in spinners:
         process.terminate()
-    report = {"command": " ".join([sys.executable, *sys.argv]),
+    report = {"command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
               "size": args.size, "batch": args.batch, "busy_processes": args.busy, "ops_one_at_a_time": serialised,

@@ -1,6 +1,6 @@
 """Benchmark: Hyperband against a full grid on beta_vae's search space.
 
-Space (the issue's): β in [0.1, 10] on a log scale × latent size in {2, 4, 8, 16, 32, 64}.
+Space (the β-VAE study's): β in [0.1, 10] on a log scale × latent size in {2, 4, 8, 16, 32, 64}.
 
 - Hyperband (``zoo tune``'s, keras-tuner's oracle) samples β continuously (log) and
   latent sizes from the list, with the largest budget ``--epochs`` and ``--factor``.
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     from zoo.registry import load_registry
 
     entry = load_registry().get("beta_vae")
-    # The issue's space, whatever the registry file says today.
+    # The study's fixed space, whatever the registry file says today.
     entry = dataclasses.replace(entry, search_space={"beta": {"min": 0.1, "max": 10.0, "log": True},
                                                      "latent_dim": {"values": LATENTS}})
     overrides = {"data": {"name": args.dataset, "validation_size": args.validation_size}}

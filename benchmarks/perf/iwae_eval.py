@@ -106,7 +106,7 @@ def main():
     best_peer = min(peers, key=med.get)
     speedup = med[best_peer] / med["zoo"]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    report = {"command": " ".join([sys.executable, *sys.argv]),
+    report = {"command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
                           "load_average_at_start": load_start, "load_average_at_end": os.getloadavg()},

@@ -154,7 +154,7 @@ def hand_runner(step):
     return run
 
 
-# The reference as the issue states it (a minimal tf.function step), and the same step XLA-compiled: the zoo
+# The reference contender, a minimal tf.function step as a user would write it, and the same step XLA-compiled: the zoo
 # compiles with XLA on CPU, so the second is the like-for-like limit.
 run_hand = hand_runner(tf.function(hand_step_fn))
 run_hand_xla = hand_runner(tf.function(hand_step_fn, jit_compile=True))

@@ -68,7 +68,7 @@ def main():
     steps = dict(item.split("=") for item in args.steps.split(","))
     data_dir = os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    report = {"command": " ".join([sys.executable, *sys.argv]), "date": datetime.datetime.now(datetime.timezone.utc)
+    report = {"command": " ".join(["python", *sys.argv]), "date": datetime.datetime.now(datetime.timezone.utc)
               .isoformat(timespec="seconds"), "machine": machine(), "batch_size": args.batch, "results": {}}
     for arch in args.arch:
         n = steps[arch]
@@ -177,7 +177,7 @@ def write_md(report, args, out):
               "oneDNN CPU kernels on (zoo sets `TF_ENABLE_ONEDNN_OPTS=1` when it is imported) and TF ops run one "
               "at a time (inter-op parallelism 1, as `zoo train` sets it for a deterministic run on one CPU). "
               "These are per-process settings, so the hand-written contenders of the same worker run with them "
-              "too. \"hand-written TF\" is the issue's reference, a minimal "
+              "too. \"hand-written TF\" is what a user would write by hand, a minimal "
               "`tf.function` step; \"+ XLA\" is the same step with `jit_compile=True`."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

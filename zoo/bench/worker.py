@@ -99,7 +99,8 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo.likelihoods import is_binary
     from zoo.run_dir import RunDir
     from zoo.run_spec import RunSpec
-    from zoo.training.trainer import finish, load_model, train
+    from zoo.saving import load_model
+    from zoo.training.trainer import finish, train
 
     started = time.perf_counter()
     spec = RunSpec.from_dict(job["spec"])
