@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.bench.budgets import BUDGETS, EXPERIMENTS, Budget, load_budget
+from zoo.bench.budgets import BUDGETS, CORE_EXPERIMENTS, DISENTANGLEMENT, EXPERIMENTS, Budget, load_budget
 from zoo.evaluation.frechet import frechet_distance, frechet_distance_of
 from zoo.evaluation.sample_classifier import Scorer, to_unit, train_classifier
 from zoo.bench.runner import aggregate, mean_std, plan, train_argv
@@ -217,9 +217,16 @@ def test_plan_shares_identical_cells_and_flags_invalid_ones():
     ae = next(c for c in cells if c.id == "ae/mnist/seed-0")
     assert "ae-z2" in ae.aliases and set(ae.sampling) == {"prior", "normal", "box"}
     assert not any(c.variant == "beta_vae-b4" for c in cells)  # the registry's β = 4 already is that cell
-    every = {v.id for e in EXPERIMENTS for v in e.variants} | {u for e in EXPERIMENTS for u in e.uses}
+    core = [e for e in EXPERIMENTS if e.id in CORE_EXPERIMENTS]
+    every = {v.id for e in core for v in e.variants} | {u for e in core for u in e.uses}
     known = {c.variant for c in cells} | {a for c in cells for a in c.aliases}
     assert every <= known
+    # The disentanglement study is its own budget: none of its cells, and all of them there.
+    assert not any(c.dataset == "sprites" for c in cells)
+    study = plan(BUDGETS["disentanglement"], registry)
+    assert {c.variant for c in study} == {v.id for v in DISENTANGLEMENT.variants} and len(study) == 16
+    assert all(c.spec["model"]["architecture"] == "locatello_conv" and c.spec["data"]["name"] == "sprites"
+               for c in study)
     invalid = plan(Budget(seeds=1, experiments=False), registry, models=["conv_vae_cartoon"], datasets=["mnist"])
     assert invalid[0].error and "image_size" in invalid[0].error
     # The recorded command resolves to the same config through the real CLI parser.

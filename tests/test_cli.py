@@ -91,8 +91,10 @@ def test_rerun_with_a_different_config_is_refused_and_keeps_the_run(cvae_run, sh
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["train", "vea"], "unknown model 'vea'; choose one of: ae, vae, beta_vae, cvae, conv_vae_cartoon"),
-        (["train", "vae", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: mnist, fashion_mnist, cartoon, folder:PATH"),
+        (["train", "vea"], "unknown model 'vea' (did you mean 'vae'?); choose one of: ae, vae, beta_vae, cvae, "
+                           "conv_vae_cartoon"),
+        (["train", "vae", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: mnist, fashion_mnist, cartoon, "
+                                                 "sprites, dsprites, folder:PATH"),
         (["train", "vae", "--latent-dim", "0"], "latent_dim': 0 is out of range; it must be >= 1"),
         (["train", "beta_vae", "--beta", "-1"], "beta': -1.0 is out of range; it must be >= 0"),
         (["train", "vae", "--beta", "2"], "model 'vae' has no beta"),

@@ -518,7 +518,13 @@ def test_steps_and_binarisation_resolution(toy_split):
 def test_unknown_dataset_lists_the_choices():
     with pytest.raises(ZooError) as info:
         DataConfig(name="cifar10")
-    assert str(info.value) == "unknown dataset 'cifar10'; choose one of: mnist, fashion_mnist, cartoon, folder:PATH"
+    assert str(info.value) == ("unknown dataset 'cifar10'; choose one of: mnist, fashion_mnist, cartoon, sprites, "
+                               "dsprites, folder:PATH")
+
+
+def test_mistyped_dataset_gets_a_suggestion():
+    with pytest.raises(ZooError, match=r"unknown dataset 'fashion-mnist' \(did you mean 'fashion_mnist'\?\)"):
+        DataConfig(name="fashion-mnist")
 
 
 @pytest.mark.parametrize(

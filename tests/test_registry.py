@@ -29,7 +29,7 @@ def test_builtin_entries_resolve():
 
 
 def test_unknown_model_lists_choices():
-    with pytest.raises(ZooError, match=r"unknown model 'vea'; choose one of: ae, vae, beta_vae, cvae"):
+    with pytest.raises(ZooError, match=r"unknown model 'vea' \(did you mean 'vae'\?\); choose one of: ae, vae, beta_vae, cvae"):
         load_registry().get("vea")
 
 

@@ -17,6 +17,7 @@ import yaml
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from zoo.errors import ZooError  # noqa: E402
+from zoo.tf_start import VERBOSE_ENV, start_tensorflow  # noqa: E402
 
 
 class ZooApp(typer.Typer):
@@ -46,7 +47,28 @@ class ZooApp(typer.Typer):
 _ARGV: list[str] = []  # this invocation's arguments, for the command a Ctrl-C tells the user to re-run
 
 app = ZooApp(help="Train, evaluate and compare autoencoders and VAEs.", no_args_is_help=True,
-             pretty_exceptions_enable=False, add_completion=False)
+             pretty_exceptions_enable=False, add_completion=False,
+             context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"zoo {version('zoo')}")
+        except PackageNotFoundError:  # a checkout run without installing
+            print("zoo (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print zoo's version and exit."),
+          verbose: bool = typer.Option(False, "--verbose", help="Show TensorFlow's own start-up log lines.")) -> None:
+    """Train, evaluate and compare autoencoders and VAEs."""
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # bench workers inherit it
 
 RegistryOption = typer.Option(None, "--registry", help="Extra registry YAML file (also $ZOO_REGISTRY).")
 DataDirOption = typer.Option(None, "--data-dir", help="Dataset folder (default $ZOO_DATA_DIR, else ~/.zoo/datasets).")
@@ -137,6 +159,7 @@ def train(
     from zoo.run_spec import merge_overrides, resolve
 
     entry = _registry_entry(name, registry)
+    start_tensorflow()
     flags = _flag_overrides(
         name=("data", dataset), data_dir=("data", data_dir), image_size=("data", image_size),
         binarization=("data", binarization), train_subset=("data", train_subset),
@@ -187,16 +210,23 @@ def evaluate(
     seed: Optional[int] = typer.Option(None, help="Seed of the evaluation noise."),
     data_dir: Optional[str] = DataDirOption,
     no_figures: bool = typer.Option(False, "--no-figures", help="Only write metrics.json."),
+    disentanglement: Optional[str] = typer.Option(
+        None, metavar="METRICS",
+        help="Data sets with factors (sprites, dsprites): all, none, or a comma list of beta_vae, factor_vae, mig, "
+             "sap, dci, modularity [default: the run's config, all]."),
 ) -> None:
     """Evaluate a run's model on the test split: metrics.json and figures."""
-    from zoo.evaluation.runner import evaluate_run
     from zoo.run_dir import RunDir
 
     run = RunDir(run_dir)
     if not (run.exists() and run.is_zoo_run()):
         raise ZooError(f"{run_dir} is not a zoo run folder (no config.json made by zoo); pass the --out folder "
                        "of `zoo train`")
-    overrides = {key: value for key, value in (("iw_samples", iw_samples), ("seed", seed)) if value is not None}
+    start_tensorflow()  # before the import below loads TensorFlow
+    from zoo.evaluation.runner import evaluate_run
+
+    overrides = {key: value for key, value in (("iw_samples", iw_samples), ("seed", seed),
+                                               ("disentanglement", disentanglement)) if value is not None}
     if no_figures:
         overrides["figures"] = False
     evaluate_run(run, overrides=overrides, data_overrides={"data_dir": data_dir} if data_dir else None)
@@ -215,6 +245,7 @@ def sample(
     """Decode prior samples into a PNG grid (one class with --label for conditional models).
 
     A run without model.keras (killed or diverged) is sampled from checkpoints/best.keras, with a note."""
+    start_tensorflow()  # before the imports below load TensorFlow
     from zoo.evaluation.figures import class_samples, prior_samples
     from zoo.evaluation.runner import load_run_model
     from zoo.run_dir import RunDir
@@ -275,9 +306,11 @@ def tune(
 ) -> None:
     """Search an entry's search_space with keras-tuner; writes trials, the best entry and plots to --out."""
     from zoo.run_spec import merge_overrides
-    from zoo.tuning.tune import tune as run_search
 
     entry = _registry_entry(name, registry)
+    start_tensorflow()
+    from zoo.tuning.tune import tune as run_search
+
     flags = _flag_overrides(
         name=("data", dataset), data_dir=("data", data_dir), train_subset=("data", train_subset),
         batch_size=("train", batch_size), seed=("train", seed), strategy=("train", strategy),

@@ -16,3 +16,11 @@ class TrainingDiverged(ZooError):
     """The loss or a gradient became NaN/Inf; the last good checkpoint is kept."""
 
     exit_code = 3
+
+
+def suggest(name: str, choices) -> str:
+    """`` (did you mean 'vae'?)`` for the closest of ``choices`` to a mistyped ``name``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(choice) for choice in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -42,7 +42,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, suggest
 
 
 def _builtin_registry() -> Path:
@@ -117,7 +117,8 @@ class Registry:
 
     def get(self, name: str) -> Entry:
         if name not in self.entries:
-            raise ZooError(f"unknown model '{name}'; choose one of: {', '.join(self.entries)} "
+            raise ZooError(f"unknown model '{name}'{suggest(name, self.entries)}; choose one of: "
+                           f"{', '.join(self.entries)} "
                            "(or add an entry with --registry FILE)")
         return self.entries[name]
 

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from zoo.config import Config, bounded_field
-from zoo.errors import ZooError
+from zoo.errors import ZooError, suggest
 from zoo.evaluation.latent_sources import LATENT_SOURCES
 
 
@@ -58,6 +58,10 @@ class Budget(Config):
     datasets: tuple[str, ...] | None = dataclasses.field(
         default=None, metadata={"help": "datasets run by default (None: each entry's own)"})
     experiments: bool = dataclasses.field(default=True, metadata={"help": "add the comparison experiments' cells"})
+    main_cells: bool = dataclasses.field(
+        default=True, metadata={"help": "run each selected entry as it is registered (off: experiments' cells only)"})
+    experiment_ids: tuple[str, ...] | None = dataclasses.field(
+        default=None, metadata={"help": "the experiments whose cells run (None: all)"})
     classifier_epochs: int = bounded_field(10, minimum=1, help="epochs of the bench's classifier")
     classifier_train_subset: int | None = bounded_field(None, minimum=1, help="its training images (None: all)")
     fid_samples: int = bounded_field(10000, minimum=2, help="samples and test images per Fréchet distance")
@@ -65,6 +69,11 @@ class Budget(Config):
     overrides: Any = dataclasses.field(default_factory=dict, metadata={"help": "variant id or '*' → config overrides"})
 
     def validate(self) -> None:
+        known = [experiment.id for experiment in EXPERIMENTS] if self.experiment_ids else []
+        for experiment_id in self.experiment_ids or ():
+            if experiment_id not in known:
+                raise ZooError(f"budget field 'experiment_ids': unknown experiment '{experiment_id}'"
+                               f"{suggest(experiment_id, known)}; choose from {', '.join(known)}")
         if not isinstance(self.overrides, Mapping):
             raise ZooError("budget field 'overrides': expected a mapping of variant id → {section: {field: value}}")
         for key, sections in self.overrides.items():
@@ -95,52 +104,6 @@ class Budget(Config):
     def classifier_config(self) -> dict[str, Any]:
         return {"epochs": self.classifier_epochs, "train_subset": self.classifier_train_subset,
                 "fid_samples": self.fid_samples}
-
-
-# The conv models cost ~10x (Fashion-MNIST) and ~30x (Cartoon Set, 64x64 RGB) an MLP's CPU time per image,
-# so the budgets give them fewer images, in batches of 32: their BatchNorm layers need a few hundred steps
-# before the moving statistics used at test time settle. Each page states the numbers that were used.
-CONV_BATCH = {"train": {"batch_size": 32}}
-BUDGETS: dict[str, Budget] = {
-    "smoke": Budget(
-        name="smoke",
-        description="Checks that every cell, experiment, figure and page runs end to end (~5 min on 2 idle CPU "
-                    "cores); the numbers mean little.",
-        epochs=1, train_subset=2000, validation_size=300, test_subset=300, iw_samples=10, seeds=1,
-        experiments=True, classifier_epochs=1, classifier_train_subset=3000, fid_samples=300, cell_timeout=600.0,
-        overrides={"vae-conv-fashion": {"data": {"train_subset": 400, "test_subset": 200}, **CONV_BATCH},
-                   "conv_vae_cartoon": {"data": {"train_subset": 200, "test_subset": 100}, **CONV_BATCH}},
-    ),
-    "standard": Budget(
-        name="standard",
-        description="The committed comparison (~25 min of CPU time on 2 cores): MLP models 8 epochs on 12,000 "
-                    "MNIST images, conv models a few hundred steps, 2 seeds, every experiment.",
-        epochs=8, train_subset=12000, validation_size=1000, test_subset=2000, iw_samples=100, seeds=2,
-        experiments=True, classifier_epochs=3, classifier_train_subset=20000, fid_samples=2000,
-        cell_timeout=1800.0,
-        overrides={"vae-conv-fashion": {"data": {"train_subset": 4000, "test_subset": 500},
-                                        "train": {"batch_size": 32, "epochs": 5}},
-                   "conv_vae_cartoon": {"data": {"train_subset": 3000, "test_subset": 300},
-                                        "train": {"batch_size": 32, "epochs": 5}}},
-    ),
-    "full": Budget(
-        name="full",
-        description="The quality run of docs/performance.md: the vae preset on the whole of dynamically binarised "
-                    "MNIST for 350 epochs with a cosine learning-rate decay, test NLL as the IWAE bound at k = 5000 "
-                    "(67–69 min on 2 shared CPU cores, within the 2-hour target).",
-        epochs=350, train_subset=None, validation_size=5000, test_subset=None, iw_samples=5000, seeds=1,
-        models=("vae",), datasets=("mnist",), experiments=False, classifier_epochs=3,
-        classifier_train_subset=None, fid_samples=10000,
-        overrides={"vae": {"train": {"learning_rate_schedule": "cosine"}}},
-    ),
-    "registry": Budget(
-        name="registry",
-        description="Every entry and experiment at the registry's own epochs on whole datasets, k = 1000, 3 seeds "
-                    "(many hours on a CPU; use a GPU).",
-        epochs=None, train_subset=None, validation_size=5000, test_subset=None, iw_samples=1000, seeds=3,
-        experiments=True, classifier_epochs=10, classifier_train_subset=None, fid_samples=10000,
-    ),
-}
 
 
 def load_budget(name_or_path: str) -> Budget:
@@ -211,6 +174,49 @@ VAE_2D = Variant("vae-z2", "vae", "mnist", {"model": {"latent_dim": 2}}, samplin
 AE_2D = Variant("ae-z2", "ae", "mnist", {"model": {"latent_dim": 2}}, sampling=LATENT_SOURCES,
                 label="AE, 2-D latent")
 BETAS = (0.25, 1.0, 4.0, 16.0)
+
+# ----------------------------------------------------------------- the disentanglement study
+
+# Locatello et al. 2019 (ICML), Table 1 and Section 5: their conv networks, latent 10, Bernoulli pixels, Adam at
+# 1e-4, batch 64; each method at one of the settings of their sweep.
+LOCATELLO = {"model": {"architecture": "locatello_conv", "latent_dim": 10, "likelihood": "bernoulli"},
+             "train": {"batch_size": 64, "learning_rate": 1.0e-4}}
+STUDY_STEPS = 2000  # per run: 2 epochs of 64,000 sprites at batch 64 (the paper: 300,000 steps)
+
+
+def _study(variant_id: str, model: str, label: str, **fields: Any) -> Variant:
+    return Variant(variant_id, model, "sprites", {**LOCATELLO, "model": {**LOCATELLO["model"], **fields}},
+                   label=label)
+
+
+DISENTANGLEMENT_VARIANTS = (
+    *(_study(f"sprites-beta_vae-b{beta:g}", "beta_vae", f"β-VAE, β = {beta:g}", beta=beta)
+      for beta in (1.0, 4.0, 16.0)),
+    _study("sprites-annealed_vae", "annealed_vae", "AnnealedVAE, γ = 1000, C → 25",
+           beta=1000.0, capacity_max=25.0, capacity_steps=STUDY_STEPS),
+    _study("sprites-beta_tc_vae", "beta_tc_vae", "β-TC-VAE, β = 6", beta=6.0),
+    _study("sprites-factor_vae", "factor_vae", "FactorVAE, γ = 40", gamma=40.0),
+    _study("sprites-dip_vae_i", "dip_vae_i", "DIP-VAE-I, λ_od = 10, λ_d = 100", lambda_od=10.0, lambda_d=100.0),
+    _study("sprites-dip_vae_ii", "dip_vae_ii", "DIP-VAE-II, λ_od = λ_d = 10", lambda_od=10.0, lambda_d=10.0),
+)
+DISENTANGLEMENT_COLUMNS = ("beta_vae_score", "factor_vae_score", "mig", "sap", "dci_disentanglement",
+                           "dci_completeness", "dci_informativeness", "modularity", "explicitness", "elbo", "rate")
+
+DISENTANGLEMENT = Experiment(
+    id="disentanglement",
+    title="Disentanglement of the β family on sprites",
+    summary="The β-VAE family with the convolutional networks of Locatello et al. 2019 on zoo's procedural "
+            "sprites (dSprites' factor grid: shape, scale, orientation, x, y), each scored by the six metrics "
+            "of disentanglement_lib on the posterior means (higher is better; each in [0, 1]), beside the test "
+            "ELBO and rate. Trained for a few thousand steps on 2 CPU cores where the paper trains for "
+            "300,000: the ranking is early-training evidence, not a reproduction of the paper's numbers.",
+    reference="Locatello et al. 2019, Challenging Common Assumptions in the Unsupervised Learning of "
+              "Disentangled Representations (ICML); disentanglement_lib",
+    variants=DISENTANGLEMENT_VARIANTS,
+    run_figures=("mi_heatmap.png", "factor_traversals.png", "reconstructions.png"),
+    plots=("disentanglement_spread",),
+    columns=DISENTANGLEMENT_COLUMNS,
+)
 
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment(
@@ -308,4 +314,63 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         plots=("kl_per_dim",),
         columns=("rate", "active_units", "latent_dim"),
     ),
+    DISENTANGLEMENT,
+)
+
+
+# The conv models cost ~10x (Fashion-MNIST) and ~30x (Cartoon Set, 64x64 RGB) an MLP's CPU time per image,
+# so the budgets give them fewer images, in batches of 32: their BatchNorm layers need a few hundred steps
+# before the moving statistics used at test time settle. Each page states the numbers that were used.
+CONV_BATCH = {"train": {"batch_size": 32}}
+# The bench's own experiments; the disentanglement study has a budget of its own.
+CORE_EXPERIMENTS = tuple(experiment.id for experiment in EXPERIMENTS if experiment is not DISENTANGLEMENT)
+BUDGETS: dict[str, Budget] = {
+    "smoke": Budget(
+        name="smoke",
+        description="Checks that every cell, experiment, figure and page runs end to end (~5 min on 2 idle CPU "
+                    "cores); the numbers mean little.",
+        epochs=1, train_subset=2000, validation_size=300, test_subset=300, iw_samples=10, seeds=1,
+        experiments=True, experiment_ids=CORE_EXPERIMENTS, classifier_epochs=1, classifier_train_subset=3000, fid_samples=300, cell_timeout=600.0,
+        overrides={"vae-conv-fashion": {"data": {"train_subset": 400, "test_subset": 200}, **CONV_BATCH},
+                   "conv_vae_cartoon": {"data": {"train_subset": 200, "test_subset": 100}, **CONV_BATCH}},
+    ),
+    "standard": Budget(
+        name="standard",
+        description="The committed comparison (~25 min of CPU time on 2 cores): MLP models 8 epochs on 12,000 "
+                    "MNIST images, conv models a few hundred steps, 2 seeds, every experiment.",
+        epochs=8, train_subset=12000, validation_size=1000, test_subset=2000, iw_samples=100, seeds=2,
+        experiments=True, experiment_ids=CORE_EXPERIMENTS, classifier_epochs=3, classifier_train_subset=20000, fid_samples=2000,
+        cell_timeout=1800.0,
+        overrides={"vae-conv-fashion": {"data": {"train_subset": 4000, "test_subset": 500},
+                                        "train": {"batch_size": 32, "epochs": 5}},
+                   "conv_vae_cartoon": {"data": {"train_subset": 3000, "test_subset": 300},
+                                        "train": {"batch_size": 32, "epochs": 5}}},
+    ),
+    "full": Budget(
+        name="full",
+        description="The quality run of docs/performance.md: the vae preset on the whole of dynamically binarised "
+                    "MNIST for 350 epochs with a cosine learning-rate decay, test NLL as the IWAE bound at k = 5000 "
+                    "(67–69 min on 2 shared CPU cores, within the 2-hour target).",
+        epochs=350, train_subset=None, validation_size=5000, test_subset=None, iw_samples=5000, seeds=1,
+        models=("vae",), datasets=("mnist",), experiments=False, classifier_epochs=3,
+        classifier_train_subset=None, fid_samples=10000,
+        overrides={"vae": {"train": {"learning_rate_schedule": "cosine"}}},
+    ),
+    "registry": Budget(
+        name="registry",
+        description="Every entry and experiment at the registry's own epochs on whole datasets, k = 1000, 3 seeds "
+                    "(many hours on a CPU; use a GPU).",
+        epochs=None, train_subset=None, validation_size=5000, test_subset=None, iw_samples=1000, seeds=3,
+        experiments=True, experiment_ids=CORE_EXPERIMENTS, classifier_epochs=10, classifier_train_subset=None, fid_samples=10000,
+    ),
+}
+BUDGETS["disentanglement"] = Budget(
+    name="disentanglement",
+    description=f"The disentanglement study: 8 β-family models on sprites, {STUDY_STEPS:,} steps each at batch 64, "
+                "2 seeds, every metric on 2,000 / 1,000 points (disentanglement_lib: 10,000 / 5,000).",
+    epochs=2, train_subset=64_000, validation_size=1000, test_subset=2000, iw_samples=10, seeds=2,
+    main_cells=False, experiment_ids=("disentanglement",), experiments=True, classifier_epochs=1,
+    fid_samples=1000, cell_timeout=5400.0,
+    overrides={"*": {"evaluation": {"disentanglement_train_points": 2000, "disentanglement_test_points": 1000,
+                                    "batch_size": 500}}},
 )

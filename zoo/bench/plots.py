@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib
 
@@ -202,5 +202,31 @@ def class_accuracy(group: dict[str, Any], path: str | Path, title: str, class_na
     axes.set_ylabel("classifier accuracy on samples")
     axes.set_xlabel("requested class")
     axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def disentanglement_spread(groups: Sequence[dict[str, Any]], per_seed: Mapping[str, Sequence[Mapping[str, Any]]],
+                           keys: Sequence[str], headers: Mapping[str, str], path: str | Path, title: str) -> Path:
+    """One panel per metric: every seed's score of each model as a dot, the mean as a bar (as Locatello et
+    al. 2019 show the spread over seeds). ``per_seed`` maps a group's variant to its cells' flat metrics."""
+    cols = 3
+    rows = math.ceil(len(keys) / cols)
+    figure = Figure(figsize=(4.2 * cols, 0.9 + 2.9 * rows), dpi=DPI)
+    labels = [group["label"] for group in groups]
+    for index, key in enumerate(keys):
+        axes = figure.add_subplot(rows, cols, index + 1)
+        for position, group in enumerate(groups):
+            values = [cell.get(key) for cell in per_seed.get(group["variant"], ()) if cell.get(key) is not None]
+            if not values:
+                continue
+            axes.bar(position, float(np.mean(values)), color=f"C{position % 10}", alpha=0.35, width=0.7)
+            axes.scatter([position] * len(values), values, color=f"C{position % 10}", s=14, zorder=3)
+        axes.set_title(headers.get(key, key), fontsize=9)
+        axes.set_xticks(range(len(groups)), labels if index >= len(keys) - cols else [""] * len(groups),
+                        rotation=60, ha="right", fontsize=7)
+        axes.set_ylim(0.0, 1.0)
+        axes.tick_params(axis="y", labelsize=7)
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return _save(figure, path)

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from zoo.bench import plots
 from zoo.bench.budgets import EXPERIMENTS, experiment_groups, safe_name
+from zoo.evaluation.disentanglement.scores import HEADLINE_KEYS as DISENTANGLEMENT_KEYS
 from zoo.evaluation.latent_sources import LATENT_SOURCES
 
 # column key -> (header, digits); values are mean ± std over seeds.
@@ -38,6 +39,15 @@ COLUMNS: dict[str, tuple[str, int]] = {
     "class_entropy_prior": ("class entropy p(z)", 2),
     "class_entropy_normal": ("class entropy N(0, I)", 2),
     "class_entropy_box": ("class entropy box", 2),
+    "beta_vae_score": ("β-VAE score", 2),
+    "factor_vae_score": ("FactorVAE score", 2),
+    "mig": ("MIG", 3),
+    "sap": ("SAP", 3),
+    "dci_disentanglement": ("DCI D", 2),
+    "dci_completeness": ("DCI C", 2),
+    "dci_informativeness": ("DCI I", 2),
+    "modularity": ("modularity", 2),
+    "explicitness": ("explicitness", 2),
 }
 MAIN_COLUMNS = ("elbo", "distortion", "rate", "iwae", "active_units", "parameters", "train_seconds", "throughput",
                 "peak_memory_mb", "fid_prior", "sample_accuracy")
@@ -271,6 +281,23 @@ def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]
             path = plots.fid_by_source(members, folder / f"fid_by_source_{experiment.id}.png",
                                        "Fréchet distance of decoded samples by where z comes from (mean ± std)")
             add("fid_by_source", path, f"Fréchet distance by latent source ({experiment.title})",
+                experiment=experiment.id)
+    for experiment in EXPERIMENTS:
+        if "disentanglement_spread" not in experiment.plots:
+            continue
+        members = experiment_groups(experiment, groups)
+        keys = [key for key in experiment.columns if key in DISENTANGLEMENT_KEYS]
+        if members and any((g["metrics"].get(key) or {}).get("mean") is not None for g in members for key in keys):
+            per_seed: dict[str, list[dict[str, Any]]] = {}
+            for record in payload["cells"]:
+                if record.get("status") == "ok":
+                    scores = (record.get("metrics") or {}).get("disentanglement") or {}
+                    for variant in (record["variant"], *record.get("aliases", ())):
+                        per_seed.setdefault(variant, []).append(scores)
+            path = plots.disentanglement_spread(members, per_seed, keys, {k: COLUMNS[k][0] for k in keys},
+                                                folder / f"disentanglement_spread_{experiment.id}.png",
+                                                f"{experiment.title}: each seed (dots) and the mean (bars)")
+            add("disentanglement_spread", path, f"Spread of the disentanglement metrics ({experiment.title})",
                 experiment=experiment.id)
     accuracy_experiment = next((e.id for e in EXPERIMENTS if "class_accuracy" in e.plots), None)
     for group in groups:

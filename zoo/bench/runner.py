@@ -48,6 +48,7 @@ from zoo import io as zio
 from zoo.bench.budgets import EXPERIMENTS, Budget, Variant, experiment_groups, safe_name
 from zoo.bench.worker import PARENT_ENV
 from zoo.errors import ZooError
+from zoo.evaluation.disentanglement.scores import HEADLINE_KEYS as DISENTANGLEMENT_KEYS
 from zoo.evaluation.latent_sources import LATENT_SOURCES
 from zoo.run_spec import merge_overrides
 
@@ -58,6 +59,7 @@ AGGREGATED = (
     "parameters", "epochs", "train_images", "train_seconds", "fit_seconds", "eval_seconds", "wall_seconds",
     "cpu_seconds", "throughput", "peak_memory_mb", "sample_accuracy", "latent_empty_fraction", "code_std_mean",
     *(f"fid_{s}" for s in LATENT_SOURCES), *(f"class_entropy_{s}" for s in LATENT_SOURCES),
+    *DISENTANGLEMENT_KEYS,
 )
 
 
@@ -110,9 +112,11 @@ def selected_variants(budget: Budget, registry, models: Sequence[str] | None = N
     chosen_datasets = list(datasets or budget.datasets or [])
     variants = [Variant(id=name, model=name, dataset=dataset, label=name)
                 for name in chosen_models
-                for dataset in (chosen_datasets or [registry.get(name).dataset])]
+                for dataset in (chosen_datasets or [registry.get(name).dataset])] if budget.main_cells else []
     if budget.experiments if experiments is None else experiments:
         for experiment in EXPERIMENTS:
+            if budget.experiment_ids is not None and experiment.id not in budget.experiment_ids:
+                continue
             for variant in experiment.variants:
                 if variant.model not in chosen_models or variant.model not in registry.entries:
                     continue
@@ -412,6 +416,8 @@ def flat_metrics(record: Mapping[str, Any]) -> dict[str, float | None]:
     flat["sample_accuracy"] = (samples.get("prior") or {}).get("accuracy", accuracies[0] if accuracies else None)
     flat["latent_empty_fraction"] = latent.get("latent_empty_fraction")
     flat["code_std_mean"] = latent.get("code_std_mean")
+    for key in DISENTANGLEMENT_KEYS:
+        flat[key] = (metrics.get("disentanglement") or {}).get(key)
     return flat
 
 

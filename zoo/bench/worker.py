@@ -174,6 +174,9 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
             "elbo", "distortion", "rate", "iwae", "iw_samples", "kl_per_dim", "active_units", "code_variance",
             "latent_dim", "reconstruction_mse", "reconstruction_bce", "bits_per_dim", "num_examples", "likelihood",
             "binarization", "epochs_trained", "best_epoch")},
+        # The headline numbers of the disentanglement metrics (data sets with factors), flat like the rest.
+        **({"disentanglement": {key: value for key, value in metrics["disentanglement"].items()
+                                if isinstance(value, float)}} if metrics.get("disentanglement") else {}),
         "latent": latent_stats,
         "samples": samples,
         "classifier": job.get("classifier_record"),
@@ -222,6 +225,9 @@ def main(argv: list[str]) -> int:
         return 2
     die_with_parent()
     from zoo import io as zio
+    from zoo.tf_start import start_tensorflow
+
+    start_tensorflow()
 
     job = json.loads(Path(argv[0]).read_text())
     result = run_cell(job) if job["kind"] == "cell" else run_classifier(job)

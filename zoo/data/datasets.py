@@ -42,13 +42,20 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data import download as _download
+from zoo.data.factors import GroundTruthData, PackedBinaryImages
 from zoo.data.folder import StreamedImages, files_digest, list_image_files, load_images, scan_images
 from zoo.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from zoo.data.sources import CARTOON_MIRROR_SIZES, CLASS_NAMES, DATASET_FOLDERS, IDX_SOURCES
 from zoo.config import Config, bounded_field, choice_field
-from zoo.errors import ZooError
+from zoo.errors import ZooError, suggest
 
-DATASET_NAMES = ("mnist", "fashion_mnist", "cartoon")
+DATASET_NAMES = ("mnist", "fashion_mnist", "cartoon", "sprites", "dsprites")
+# Data sets with ground-truth factors (zoo.data.factors); their images are 64x64 binary.
+FACTOR_DATASETS = ("sprites", "dsprites")
+FACTOR_IMAGE_SIZE = 64
+# Held out of a factor data set for the test split (the ELBO and IWAE are scored on it); the
+# disentanglement metrics sample their own points from the whole factor grid.
+FACTOR_TEST_SIZE = 10_000
 FOLDER_PREFIX = "folder:"
 BINARIZATIONS = ("dynamic", "static", "none", "auto")
 DEFAULT_IMAGE_SIZE = 64
@@ -97,11 +104,15 @@ class DataConfig(Config):
             if not self.name[len(FOLDER_PREFIX) :].strip():
                 raise _bad("name", self.name, "folder:PATH with a non-empty PATH to a directory of images")
         elif self.name not in DATASET_NAMES:
-            raise ZooError(f"unknown dataset '{self.name}'; choose one of: {_CHOICES}")
+            raise ZooError(f"unknown dataset '{self.name}'{suggest(self.name, DATASET_NAMES)}; "
+                           f"choose one of: {_CHOICES}")
         if self.data_dir is not None and not self.data_dir:
             raise _bad("data_dir", self.data_dir, "a folder path, or unset to use $ZOO_DATA_DIR or ~/.zoo/datasets")
         if self.image_size is not None and self.is_idx and self.image_size != IDX_IMAGE_SIZE:
             raise _bad("image_size", self.image_size, f"unset or {IDX_IMAGE_SIZE} for {self.name} (its images are 28x28)")
+        if self.image_size is not None and self.has_factors and self.image_size != FACTOR_IMAGE_SIZE:
+            raise _bad("image_size", self.image_size,
+                       f"unset or {FACTOR_IMAGE_SIZE} for {self.name} (its images are 64x64)")
 
     @property
     def expected_image_shape(self) -> tuple[int, int, int]:
@@ -110,7 +121,7 @@ class DataConfig(Config):
         Folders are assumed RGB here; the loaded data has the final word.
         """
         size = self.resolved_image_size
-        return (size, size, 1 if self.is_idx else 3)
+        return (size, size, 1 if self.is_idx or self.has_factors else 3)
 
     @property
     def expected_num_classes(self) -> int:
@@ -120,6 +131,11 @@ class DataConfig(Config):
     def is_idx(self) -> bool:
         """True for the datasets stored as IDX files (mnist, fashion_mnist)."""
         return self.name in IDX_SOURCES
+
+    @property
+    def has_factors(self) -> bool:
+        """True for the data sets with ground-truth factors of variation (sprites, dsprites)."""
+        return self.name in FACTOR_DATASETS
 
     @property
     def folder_path(self) -> Path | None:
@@ -133,6 +149,8 @@ class DataConfig(Config):
         """The side of the loaded images: 28 for IDX datasets, else ``image_size`` or 64."""
         if self.is_idx:
             return IDX_IMAGE_SIZE
+        if self.has_factors:
+            return FACTOR_IMAGE_SIZE
         return self.image_size if self.image_size is not None else DEFAULT_IMAGE_SIZE
 
 
@@ -140,13 +158,20 @@ class DataConfig(Config):
 class Split:
     """Images (uint8, NHWC) and labels (int32, (N,); zeros when unlabeled).
 
-    ``x`` is an array, or a ``StreamedImages`` for a training split streamed from disk.
+    ``x`` is an array, a ``StreamedImages`` for a training split streamed from disk, or a
+    ``PackedBinaryImages`` (binary images kept as bits). ``factors`` holds each image's ground-truth
+    factor indices (int32, (N, F)) for data sets that have them, else None.
     """
 
-    x: np.ndarray | StreamedImages
+    x: np.ndarray | StreamedImages | PackedBinaryImages
     y: np.ndarray
+    factors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.factors is not None and (self.factors.dtype != np.int32 or self.factors.ndim != 2
+                                         or len(self.factors) != len(self.x)):
+            raise ValueError(f"Split.factors must be int32 (N, F) with N = {len(self.x)}, got "
+                             f"{self.factors.dtype} {self.factors.shape}")
         if self.x.dtype != np.uint8 or self.x.ndim != 4:
             raise ValueError(f"Split.x must be uint8 NHWC, got {self.x.dtype} {self.x.shape}")
         if self.y.dtype != np.int32 or self.y.shape != (len(self.x),):
@@ -169,6 +194,12 @@ class ImageData:
     image_shape: tuple[int, int, int]
     checksums: dict[str, str] = field(default_factory=dict)  # file -> md5; folders: file-list digest
     source: str = ""  # the directory the data was read from
+    # The factor grid and renderer the disentanglement metrics sample from (sprites, dsprites), else None.
+    ground_truth: GroundTruthData | None = None
+
+    @property
+    def factor_names(self) -> list[str]:
+        return [] if self.ground_truth is None else self.ground_truth.factor_names
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
@@ -196,6 +227,8 @@ def load_dataset(config: DataConfig) -> ImageData:
     if folder is not None:
         return _load_image_folder(config, config.name, folder.absolute(), prefix="")
     root = resolve_data_dir(config.data_dir)
+    if config.has_factors:
+        return _load_factor_dataset(config, root)
     if config.is_idx:
         return _load_idx(config, root / DATASET_FOLDERS[config.name])
     cartoon_root = root / DATASET_FOLDERS["cartoon"]
@@ -272,6 +305,43 @@ def _load_idx(config: DataConfig, folder: Path) -> ImageData:
     )
 
 
+def _load_factor_dataset(config: DataConfig, root: Path) -> ImageData:
+    """sprites / dsprites: every grid point is one image; test and validation are carved at random (split seed 0).
+
+    ``train_subset`` keeps a uniform random subset of the training points (split seed 0; sorted), not the first
+    n: the grid is stored in factor order, so its first n points would all share a shape and a scale.
+    """
+    from zoo.data import sprites
+
+    ground_truth = sprites.open_ground_truth(config.name, root, download=config.download)
+    count = ground_truth.grid.num_points
+    test_idx, train_pool = _carve(count, min(FACTOR_TEST_SIZE, count // 10))
+    val_pos, train_pos = _carve(len(train_pool), _validation_count(config, len(train_pool)))
+    val_idx, train_idx = train_pool[val_pos], train_pool[train_pos]
+    if config.train_subset is not None and config.train_subset < len(train_idx):
+        keep = np.random.default_rng(SPLIT_SEED).permutation(len(train_idx))[: config.train_subset]
+        train_idx = train_idx[np.sort(keep)]
+    test_idx = test_idx[: config.test_subset]
+
+    def split(indices: np.ndarray, packed: bool) -> Split:
+        factors = ground_truth.grid.to_factors(indices)
+        pixels = ground_truth.packed_images(factors) if packed else ground_truth.images(factors)
+        return Split(pixels, np.zeros(len(indices), dtype=np.int32), factors.astype(np.int32))
+
+    return ImageData(
+        name=config.name,
+        train=split(train_idx, packed=True),
+        validation=split(val_idx, packed=False),
+        test=split(test_idx, packed=False),
+        num_classes=0,
+        class_names=[],
+        image_shape=ground_truth.observation_shape,
+        checksums=ground_truth.checksums,
+        source=ground_truth.source,
+        ground_truth=ground_truth,
+    )
+
+
 def _load_image_folder(config: DataConfig, name: str, folder: Path, *, prefix: str) -> ImageData:
     files = list_image_files(folder, prefix=prefix)
     if len(files) < 2:
@@ -322,6 +392,7 @@ __all__ = [
     "BINARIZATIONS",
     "DATASET_NAMES",
     "DataConfig",
+    "FACTOR_DATASETS",
     "ImageData",
     "Split",
     "find_cartoon_folder",

@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.datasets import BINARIZATIONS, Split
+from zoo.data.factors import PackedBinaryImages
 from zoo.data.folder import StreamedImages, decode_image_file
 from zoo.errors import ZooError
 
@@ -110,6 +111,10 @@ def train_dataset(
             raise ZooError("static binarisation needs the training images in memory, but this dataset is streamed "
                            "from disk (larger than data.memory_budget_mb); use dynamic, or raise the budget")
         gather = _file_reader(split.x)
+    elif isinstance(split.x, PackedBinaryImages):
+        gather = _bit_reader(split.x)
+        # Pixels are 0/255: static binarisation would leave them as they are, i.e. the scaling of "none".
+        mode = "none" if mode == "static" else mode
     else:
         pixels = _binarize_uint8(split.x, STATIC_SEED) if mode == "static" else split.x
         images = tf.constant(pixels)
@@ -163,6 +168,8 @@ def eval_dataset(split: Split, *, batch_size: int, binarization: str, seed: int 
     count = len(split.x)
     if isinstance(split.x, StreamedImages):
         return _streamed_eval_dataset(split.x, labels, batch_size, binary, seed)
+    if isinstance(split.x, PackedBinaryImages):
+        return _packed_eval_dataset(split.x, labels, batch_size)
     images = tf.constant(_binarize_uint8(split.x, seed) if binary else split.x)
 
     @tf.autograph.experimental.do_not_convert
@@ -188,6 +195,37 @@ def _file_reader(streamed: StreamedImages):
                          fn_output_signature=spec)
 
     return read
+
+
+def _bit_reader(packed: PackedBinaryImages):
+    """rows -> uint8 [len(rows), H, W, C] of 0/255, unpacking ``np.packbits`` rows (first pixel in the high bit)."""
+    bits = tf.constant(packed.bits)
+    shifts = tf.constant([7, 6, 5, 4, 3, 2, 1, 0], dtype=tf.uint8)
+    shape = tf.constant(packed.image_shape, dtype=tf.int32)
+
+    @tf.autograph.experimental.do_not_convert
+    def read(rows):
+        chosen = tf.gather(bits, rows)
+        pixels = tf.bitwise.bitwise_and(tf.bitwise.right_shift(chosen[..., None], shifts), 1) * 255
+        return tf.reshape(pixels, tf.concat([tf.shape(rows), shape], axis=0))
+
+    return read
+
+
+def _packed_eval_dataset(packed: PackedBinaryImages, labels, batch_size: int):
+    # Pixels are 0/255, so every binarisation gives the same {0, 1} batch.
+    read = _bit_reader(packed)
+    count = len(packed)
+
+    @tf.autograph.experimental.do_not_convert
+    def batch_at(start):
+        end = tf.minimum(start + batch_size, count)
+        rows = tf.range(tf.cast(start, tf.int32), tf.cast(end, tf.int32))
+        return tf.cast(read(rows), tf.float32) / 255.0, labels[start:end]
+
+    dataset = tf.data.Dataset.range(0, count, batch_size)
+    dataset = dataset.map(batch_at, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def _streamed_eval_dataset(streamed: StreamedImages, labels, batch_size: int, binary: bool, seed: int):

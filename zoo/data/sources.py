@@ -10,6 +10,14 @@ tarball that the user put in place) it records the file's sha256 in a
 ``cartoonset10k.tgz.sha256`` file beside it, and on every later use it checks
 the tarball against that record. This catches a copy that was damaged or swapped
 later on, but not one that was already bad when it was first recorded.
+
+dSprites is one npz in DeepMind's GitHub repository. DeepMind publishes no
+checksum, and TensorFlow Datasets records one only for the HDF5 twin of the file
+(tensorflow_datasets/datasets/dsprites/checksums.tsv: 28,024,106 bytes, sha256
+729fa22e...a745bb). The md5 below is the one that independent dSprites loaders
+check the npz against (the same value in several unrelated projects, one of
+them pinning the URL to a dsprites-dataset commit); none records the size, so
+only the md5 is checked.
 """
 
 from __future__ import annotations
@@ -91,8 +99,26 @@ CARTOON_TARBALL = RemoteFile(
     ),
 )
 
+# DeepMind's file (see the module docstring for where the md5 comes from). The
+# "?raw=true" link (the one TFDS and most loaders use) redirects to raw content; the
+# repository has since moved to google-deepmind/, tried second.
+_DSPRITES_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+DSPRITES_FILE = RemoteFile(
+    filename=_DSPRITES_NAME,
+    urls=(
+        f"https://github.com/deepmind/dsprites-dataset/blob/master/{_DSPRITES_NAME}?raw=true",
+        f"https://raw.githubusercontent.com/google-deepmind/dsprites-dataset/master/{_DSPRITES_NAME}",
+    ),
+    md5="7da33b31b13a06f4b04a70402ce90c2e",
+)
+
 # Folder name under the data directory for each dataset.
-DATASET_FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cartoon": "cartoonset10k"}
+DATASET_FOLDERS = {
+    "mnist": "mnist",
+    "fashion_mnist": "fashion_mnist",
+    "cartoon": "cartoonset10k",
+    "dsprites": "dsprites",
+}
 
 # Resolutions a local mirror may hold under cartoonset10k/<size>/.
 CARTOON_MIRROR_SIZES = (128, 256)

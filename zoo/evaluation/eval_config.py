@@ -31,3 +31,15 @@ class EvalConfig(Config):
     )
     figures: bool = dataclasses.field(default=True, metadata={"help": "write PNG figures next to the metrics"})
     num_samples: int = bounded_field(64, minimum=1, help="images in the prior sample grid")
+    # Data sets with ground-truth factors only (sprites, dsprites); sizes of disentanglement_lib's metric configs.
+    disentanglement: str = dataclasses.field(default="all", metadata={
+        "help": "disentanglement metrics: all, none or a comma list of beta_vae, factor_vae, mig, sap, dci, "
+                "modularity"})
+    disentanglement_train_points: int = bounded_field(
+        10_000, minimum=10, help="points each disentanglement metric fits or estimates on")
+    disentanglement_test_points: int = bounded_field(5_000, minimum=10, help="points each metric is scored on")
+
+    def validate(self) -> None:
+        from zoo.evaluation.disentanglement.scores import resolve_metric_names
+
+        resolve_metric_names(self.disentanglement)

@@ -47,16 +47,51 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
                    epochs_trained=state.get("epoch"), best_epoch=state.get("best_epoch"),
                    model_file=str(model_file.relative_to(run.root)), evaluation=config.to_dict())
     metrics["units"] = {**metrics.pop("units", {}), "epochs_trained": "epochs", "best_epoch": "epoch number (from 1)"}
+    disentangled = score_disentanglement(model, data, config, log) if data.ground_truth is not None else None
+    if disentangled is not None:
+        metrics["disentanglement"] = disentangled
+        metrics["units"]["disentanglement"] = "scores in [0, 1], higher is more disentangled; seconds in s"
     target = run.metrics
     try:
         zio.write_json(run.metrics, metrics)
         target = run.figures
         if config.figures:
             write_all_figures(model, images, labels, metrics, run.figures, config)
+            if data.ground_truth is not None:
+                write_factor_figures(model, data, run.figures, config)
     except OSError as error:
         raise ZooError(f"{zio.describe_os_error(error, target)}; free space or make {run.root} writable") from None
     log(summary_line(metrics))
     return metrics
+
+
+def score_disentanglement(model, data: ImageData, config, log: Callable[[str], None] = print):
+    """The disentanglement metrics ``config.disentanglement`` names, on the posterior means; None if none."""
+    from zoo.evaluation.disentanglement.scores import representation_function, resolve_metric_names, score
+
+    names = resolve_metric_names(config.disentanglement)
+    if not names:
+        return None
+    log(f"disentanglement metrics on {data.name} ({', '.join(names)}; {config.disentanglement_train_points} / "
+        f"{config.disentanglement_test_points} points, seed {config.seed}):")
+    return score(data.ground_truth, representation_function(model), names, seed=config.seed,
+                 train_points=config.disentanglement_train_points, test_points=config.disentanglement_test_points,
+                 log=log)
+
+
+def write_factor_figures(model, data: ImageData, folder, config) -> None:
+    """mi_heatmap.png and factor_traversals.png from 10,000 codes of points drawn from the factor grid."""
+    from zoo.evaluation.disentanglement.figures import factor_traversals, mi_heatmap, normalized_mutual_information
+    from zoo.evaluation.disentanglement.scores import representation_function
+
+    ground_truth = data.ground_truth
+    factors = ground_truth.sample_factors(config.disentanglement_train_points, np.random.RandomState(config.seed))
+    codes = representation_function(model)(ground_truth.observations(factors))
+    normalized = normalized_mutual_information(codes, factors)
+    mi_heatmap(normalized, ground_truth.factor_names, folder / "mi_heatmap.png",
+               f"{model.name}: I(z_d; factor) / H(factor)")
+    factor_traversals(model, data.test.x[0].astype(np.float32) / 255.0, normalized, ground_truth.factor_names,
+                      folder / "factor_traversals.png")
 
 
 def summary_line(metrics: dict[str, Any]) -> str:

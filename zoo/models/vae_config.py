@@ -48,3 +48,6 @@ class VAEConfig(Config):
                 )
             conv_output_grid(self.image_shape[0], self.conv_strides)
             conv_output_grid(self.image_shape[1], self.conv_strides)
+        if self.architecture == "locatello_conv":  # four fixed stride-2 layers
+            conv_output_grid(self.image_shape[0], (2, 2, 2, 2))
+            conv_output_grid(self.image_shape[1], (2, 2, 2, 2))

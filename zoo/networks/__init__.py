@@ -12,6 +12,7 @@ from typing import Callable
 
 from zoo.errors import ZooError
 from zoo.networks.conv import ConvDecoder, ConvEncoder, conv_output_grid
+from zoo.networks.locatello import LocatelloDecoder, LocatelloEncoder
 from zoo.networks.mlp import MLPDecoder, MLPEncoder
 
 
@@ -26,7 +27,11 @@ def _conv(config):
                         name="decoder"))
 
 
-NETWORKS: dict[str, Callable] = {"mlp": _mlp, "conv": _conv}
+def _locatello(config):
+    return LocatelloEncoder(name="encoder"), LocatelloDecoder(config.image_shape, name="decoder")
+
+
+NETWORKS: dict[str, Callable] = {"mlp": _mlp, "conv": _conv, "locatello_conv": _locatello}
 
 
 def register_network(name: str, factory: Callable) -> None:
@@ -43,5 +48,6 @@ def build_networks(config):
     return NETWORKS[config.architecture](config)
 
 
-__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "NETWORKS", "build_networks",
+__all__ = ["ConvDecoder", "ConvEncoder", "LocatelloDecoder", "LocatelloEncoder", "MLPDecoder",
+           "MLPEncoder", "NETWORKS", "build_networks",
            "conv_output_grid", "register_network"]

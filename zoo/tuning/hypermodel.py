@@ -33,7 +33,7 @@ from zoo.registry import Entry
 from zoo.run_spec import RunSpec, resolve
 from zoo.training.callbacks import DivergenceGuard
 from zoo.training.trainer import build_model, configure_fit
-from zoo.tuning.objectives import check_objective
+from zoo.tuning.objectives import FACTOR_OBJECTIVES, check_objective
 from zoo.tuning.space import SearchParam, apply_values
 
 HISTORY_FILE = "zoo-history.json"
@@ -64,6 +64,49 @@ class ValidationIWAE(keras.callbacks.Callback):
             logs["val_iwae"] = float(np.mean(bound.numpy()))
 
 
+class HeldOutFactors:
+    """A ground-truth data set whose factor draws come from a fixed set of held-out combinations.
+
+    ``sample_factors`` picks rows of ``factors`` (the validation split's) uniformly with one ``randint`` call;
+    images are rendered as usual. Metrics that then fix one factor of a draw (the β-VAE and FactorVAE scores)
+    may leave the held-out set in that one coordinate.
+    """
+
+    def __init__(self, ground_truth, factors: np.ndarray):
+        self.ground_truth, self.factors = ground_truth, np.asarray(factors, dtype=np.int64)
+
+    def __getattr__(self, name):
+        return getattr(self.ground_truth, name)
+
+    def sample_factors(self, num, random_state):
+        return self.factors[random_state.randint(len(self.factors), size=num)]
+
+    def sample(self, num, random_state):
+        factors = self.sample_factors(num, random_state)
+        return factors, self.ground_truth.sample_observations_from_factors(factors, random_state)
+
+
+class ValidationDisentanglement(keras.callbacks.Callback):
+    """Puts a disentanglement metric of the model's posterior means into ``logs[objective]`` at each epoch end.
+
+    The points come from held-out factor combinations (``HeldOutFactors``) with the same seed every epoch and
+    trial, so the numbers compare across trials; ``points`` sets the metric's train and test sizes.
+    """
+
+    def __init__(self, objective: str, ground_truth, points: int, seed: int = 0):
+        super().__init__()
+        self.objective, self.ground_truth, self.points, self.seed = objective, ground_truth, points, seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        from zoo.evaluation.disentanglement.scores import representation_function, score
+
+        metric, key = FACTOR_OBJECTIVES[self.objective]
+        result = score(self.ground_truth, representation_function(self.model.zoo_model), [metric], seed=self.seed,
+                       train_points=self.points, test_points=max(10, self.points // 2))
+        if logs is not None:
+            logs[self.objective] = result[key]
+
+
 class RegistryHyperModel(keras_tuner.HyperModel):
     """Builds and fits the model of a registry entry for the hyperparameters of one trial.
 
@@ -74,20 +117,22 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         data: the loaded dataset (train and validation splits are used).
         objective: an objective name of ``zoo.tuning.objectives``.
         iw_samples, iw_images: k and subset size of ``val_iwae``.
+        factor_points: train (and twice the test) points of a disentanglement objective per epoch.
         verbose: Keras fit verbosity (0, 1 or 2; 1 becomes 2 when stdout is not a terminal).
     """
 
     def __init__(self, entry: Entry, overrides: Mapping[str, Mapping[str, Any]], params: list[SearchParam],
                  data: ImageData, objective: str = "val_elbo", iw_samples: int = 50, iw_images: int = 1000,
-                 verbose: int = 1):
+                 verbose: int = 1, factor_points: int = 2000):
         super().__init__(name=f"zoo-{entry.name}", tunable=True)
         self.entry = entry
         self.overrides = {section: dict(values) for section, values in overrides.items()}
         self.params = params
         self.data = data
         self.objective = objective
-        self.direction = check_objective(objective, entry.model_class())
+        self.direction = check_objective(objective, entry.model_class(), data.name, data.ground_truth is not None)
         self.iw_samples, self.iw_images = iw_samples, iw_images
+        self.factor_points = factor_points
         self.verbose = verbose
 
     # ------------------------------------------------------------- specs
@@ -143,6 +188,13 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         callbacks: list[keras.callbacks.Callback] = [guard]
         if self.objective == "val_iwae":
             callbacks.append(self._iwae_callback(spec, binarization))
+        if self.objective in FACTOR_OBJECTIVES:
+            if self.data.validation.factors is None or not len(self.data.validation.factors):
+                raise ZooError(f"objective {self.objective} needs held-out factor combinations; raise "
+                               "data.validation_size")
+            held_out = HeldOutFactors(self.data.ground_truth, self.data.validation.factors)
+            callbacks.append(ValidationDisentanglement(self.objective, held_out, self.factor_points,
+                                                       seed=spec.evaluation.seed))
         if train_cfg.early_stopping_patience:
             callbacks.append(keras.callbacks.EarlyStopping(monitor=self.objective, mode=self.direction,
                                                            patience=train_cfg.early_stopping_patience))

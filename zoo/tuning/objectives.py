@@ -7,6 +7,12 @@
   validation subset, computed at every epoch end. Maximised.
 - ``val_distortion``: −log p(x|z), the reconstruction term. Minimised.
 
+On data sets with ground-truth factors (sprites, dsprites), a disentanglement metric (maximised), computed at
+every epoch end on the posterior means of held-out factor combinations (the validation split's; see
+``zoo.tuning.hypermodel.ValidationDisentanglement``):
+
+- ``mig``, ``dci`` (DCI disentanglement), ``factor_vae_score``, ``beta_vae_score``, ``sap``, ``modularity``.
+
 The class accuracy of a conditional model's samples would need a trained
 classifier to score the samples with; the zoo has none yet, so that objective is
 named but refused with an explanation rather than approximated.
@@ -14,13 +20,25 @@ named but refused with an explanation rather than approximated.
 
 from __future__ import annotations
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, suggest
 
 OBJECTIVES = {
     "val_elbo": ("max", "β = 1 ELBO on the validation split"),
     "val_iwae": ("max", "importance-weighted bound on a fixed validation subset"),
     "val_distortion": ("min", "reconstruction term −log p(x|z)"),
 }
+
+# objective name -> (zoo.evaluation.disentanglement metric, its headline key); all maximised.
+FACTOR_OBJECTIVES = {
+    "mig": ("mig", "mig"),
+    "dci": ("dci", "dci_disentanglement"),
+    "factor_vae_score": ("factor_vae", "factor_vae_score"),
+    "beta_vae_score": ("beta_vae", "beta_vae_score"),
+    "sap": ("sap", "sap"),
+    "modularity": ("modularity", "modularity"),
+}
+OBJECTIVES.update({name: ("max", f"disentanglement metric {key} on held-out factor combinations")
+                   for name, (_, key) in FACTOR_OBJECTIVES.items()})
 
 # Named in the issue, not available: say why instead of faking it.
 UNAVAILABLE = {
@@ -37,13 +55,21 @@ def choices_text() -> str:
             "until the zoo has a classifier")
 
 
-def check_objective(name: str, model_class=None) -> str:
-    """Returns the direction ('max' or 'min') of ``name``; ``ZooError`` for unknown or unsupported ones."""
+def check_objective(name: str, model_class=None, dataset: str | None = None, has_factors: bool | None = None) -> str:
+    """Returns the direction ('max' or 'min') of ``name``; ``ZooError`` for unknown or unsupported ones.
+
+    ``has_factors`` (with the ``dataset`` name for the message) refuses a disentanglement objective on a data
+    set without ground-truth factors; None skips that check.
+    """
     if name in UNAVAILABLE:
         raise ZooError(f"objective '{name}' is not available: {UNAVAILABLE[name]}; "
                        f"choose one of: {', '.join(OBJECTIVES)}")
     if name not in OBJECTIVES:
-        raise ZooError(f"unknown objective '{name}'; choose one of: {choices_text()}")
+        raise ZooError(f"unknown objective '{name}'{suggest(name, [*OBJECTIVES, *UNAVAILABLE])}; "
+                       f"choose one of: {choices_text()}")
+    if name in FACTOR_OBJECTIVES and has_factors is False:
+        raise ZooError(f"objective '{name}' needs a data set with ground-truth factors (sprites or dsprites), and "
+                       f"{dataset or 'this data set'} has none; add --dataset sprites or choose val_elbo")
     # The autoencoder logs elbo = −distortion (its rate is 0), but it has no density to bound.
     if model_class is not None and not model_class.is_generative and name == "val_iwae":
         raise ZooError(f"objective '{name}' needs a density model; {model_class.__name__} defines none "

@@ -195,6 +195,7 @@ def tune(
         "data": {"train_subset": train_subset} if train_subset is not None else {},
     })
     spec = resolve(entry, overrides)
+    check_objective(objective, model_class, spec.data.name, spec.data.has_factors)
     params = parse_search_space(entry, overrides)
     if tuner == "bayesian":
         _check_bayesian_dependencies()
