@@ -121,16 +121,22 @@ def test_missing_data_dir_and_malformed_registry(tmp_path, capsys):
 
 
 def test_list_shows_every_entry():
-    result = zoo("list")
+    result = zoo("list", env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    names = [line.split()[0] for line in lines if line.startswith("  ")]
+    assert lines[0].split() == ["NAME", "DATASET", "DESCRIPTION"] and max(len(line) for line in lines) <= 80
+    body = lines[1:-1]
+    names = [line.split()[0] for line in body if line.startswith("  ")]
     entries = yaml.safe_load((Path(__file__).resolve().parent.parent / "registry.yaml").read_text())["models"]
     assert sorted(names) == sorted(entries) and len(names) == len(entries) >= 20
-    headings = [line for line in lines if line and not line.startswith(" ")]
+    assert lines[-1] == f"{len(entries)} models; details: zoo list NAME"
+    headings = [line for line in body if line and not line.startswith(" ")]
     assert headings == ["autoencoders", "likelihood bound", "β family", "conditional", "other latent geometries"]
     for heading in headings:  # each entry under its family's heading
-        members = lines[lines.index(heading) + 1:]
+        members = body[body.index(heading) + 1:]
         members = [line.split()[0] for line in members[:next((i for i, l in enumerate(members) if not l.startswith(" ")), len(members))]]
         assert members and all(entries[name]["family"] == heading for name in members)
+    detail = zoo("list", "beta_tc_vae")
+    assert detail.returncode == 0 and detail.stdout.splitlines()[0] == "beta_tc_vae (β family)"
+    assert "  model:      latent_dim=10, beta=6.0" in detail.stdout and "  searches:   beta, latent_dim" in detail.stdout
     assert "INVALID" not in result.stdout

@@ -107,24 +107,55 @@ def _registry_entry(name: str, registry: Optional[Path]):
 
 
 @app.command("list")
-def list_models(registry: Optional[Path] = RegistryOption) -> None:
-    """List registered models by family: name, class, default dataset and description.
+def list_models(name: Optional[str] = typer.Argument(None, help="Show one entry in full."),
+                registry: Optional[Path] = RegistryOption) -> None:
+    """List registered models by family; `zoo list NAME` shows one entry in full.
 
     Reads the registry files only: no model class is imported (nor TensorFlow), so an entry is checked in
     full by the commands that use it, such as `zoo train`."""
+    import shutil
+
     from zoo.registry import load_registry, print_warnings
 
     reg = load_registry(registry)
     print_warnings(reg)
+    if name is not None:
+        _print_entry(reg.get(name))
+        return
+    width = max(60, shutil.get_terminal_size((80, 24)).columns)
+    name_width = max(len(n) for n in reg.names()) + 2
+    data_width = max(len("DATASET"), *(len(str(reg.get(n).data.get("name", reg.get(n).dataset))) for n in reg.names()))
+    room = width - 2 - name_width - data_width - 2
+    print(f"  {'NAME':<{name_width}}{'DATASET':<{data_width}}  DESCRIPTION")
     families: dict[str, list] = {}
-    for name in reg.names():  # families in the order they first appear, entries in registry order
-        entry = reg.get(name)
+    for entry_name in reg.names():  # families in the order they first appear, entries in registry order
+        entry = reg.get(entry_name)
         families.setdefault(entry.family or "other", []).append(entry)
     for family, entries in families.items():
         print(family)
         for entry in entries:
             dataset = entry.data.get("name", entry.dataset)
-            print(f"  {entry.name:<18} {entry.class_path:<42} {dataset:<14} {entry.description}")
+            text = entry.description if len(entry.description) <= room else entry.description[: room - 1] + "…"
+            print(f"  {entry.name:<{name_width}}{dataset:<{data_width}}  {text}")
+    print(f"{len(reg.names())} models; details: zoo list NAME")
+
+
+def _print_entry(entry) -> None:
+    """Every field of one registry entry, as written."""
+    print(f"{entry.name} ({entry.family or 'other'})")
+    for label, value in (("class", entry.class_path), ("paper", entry.paper), ("dataset", entry.dataset),
+                         ("defined in", entry.source)):
+        if value:
+            print(f"  {label + ':':<12}{value}")
+    if entry.description:
+        print(f"  {'about:':<12}{entry.description}")
+    for section in ("model", "train", "data", "evaluation"):
+        values = getattr(entry, section)
+        if values:
+            print(f"  {section + ':':<12}" + ", ".join(f"{key}={value}" for key, value in values.items()))
+    if entry.search_space:
+        print(f"  {'searches:':<12}" + ", ".join(entry.search_space))
+    print(f"  train it:   zoo train {entry.name}")
 
 
 @app.command()
@@ -148,10 +179,10 @@ def train(
     strategy: Optional[str] = typer.Option(None, help="auto, default, mirrored or multi-worker."),
     precision: Optional[str] = typer.Option(None, help="auto, float32 or mixed_float16."),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/NAME-DATASET)."),
-    resume: bool = typer.Option(False, help="Continue the run in --out where it stopped."),
-    overwrite: bool = typer.Option(False, help="Replace an existing run folder."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the test evaluation and figures."),
-    set_: list[str] = typer.Option([], "--set", help="Any config field: SECTION.FIELD=VALUE (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", metavar="SECTION.FIELD=VALUE", help="Any config field: SECTION.FIELD=VALUE (repeatable)."),
     registry: Optional[Path] = RegistryOption,
 ) -> None:
     """Train a registered model and leave a run folder (checkpoints, metrics, figures, manifest)."""
@@ -182,7 +213,31 @@ def train(
     except KeyboardInterrupt:
         print(interrupted_line(run, spec.train.epochs), file=sys.stderr)
         raise typer.Exit(130) from None
-    print(f"run folder: {run.root}")
+    print(final_summary(run))
+
+
+def final_summary(run) -> str:
+    """The end of `zoo train`: where the run is, its headline numbers, its figures and what to run next."""
+    import json
+    import shlex
+
+    lines = [f"run folder: {run.root}"]
+    if run.metrics.exists():
+        metrics = json.loads(run.metrics.read_text())
+        numbers = [f"{label} {metrics[key]:.2f} nats" for key, label in (("elbo", "test ELBO"), ("iwae", "IWAE"))
+                   if metrics.get(key) is not None]
+        numbers.append(f"active units {metrics.get('active_units')}/{metrics.get('latent_dim')}")
+        scores = metrics.get("disentanglement") or {}
+        numbers += [f"{key} {scores[key]:.3f}" for key in ("mig", "dci_disentanglement") if key in scores]
+        lines.append(f"  metrics:  {run.metrics} ({', '.join(numbers)})")
+    figures = sorted(p.name for p in run.figures.glob("*.png")) if run.figures.exists() else []
+    if figures:
+        lines.append(f"  figures:  {run.figures}/ ({', '.join(figures)})")
+    folder = shlex.quote(str(run.root))
+    lines += ["  next:     zoo sample " + folder + " --n 64",
+              "            zoo evaluate " + folder + " --iw-samples 5000",
+              "            tensorboard --logdir " + shlex.quote(str(run.tensorboard))]
+    return "\n".join(lines)
 
 
 def interrupted_line(run, epochs: int) -> str:
@@ -287,8 +342,8 @@ def tune(
     initial_points: Optional[int] = typer.Option(None, help="Bayesian: random trials before the Gaussian "
                                                             "process (default 3 x searched fields)."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default tunes/NAME-DATASET)."),
-    resume: bool = typer.Option(False, help="Continue the search in --out; finished trials are kept."),
-    overwrite: bool = typer.Option(False, help="Replace an existing search in --out."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the search in --out; finished trials are kept."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing search in --out."),
     train_subset: Optional[int] = typer.Option(None, help="Use only this many training images."),
     batch_size: Optional[int] = typer.Option(None, help="Global batch size."),
     seed: Optional[int] = typer.Option(None, help="Seed of the trials and of the tuner."),
@@ -301,7 +356,7 @@ def tune(
     worker: Optional[str] = typer.Option(None, help="HOST:PORT of the chief: run trials for it."),
     tuner_id: Optional[str] = typer.Option(None, help="Worker id (default tuner-HOSTNAME-PID); reuse it when "
                                                       "restarting a worker."),
-    set_: list[str] = typer.Option([], "--set", help="Any config field: SECTION.FIELD=VALUE (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", metavar="SECTION.FIELD=VALUE", help="Any config field: SECTION.FIELD=VALUE (repeatable)."),
     registry: Optional[Path] = RegistryOption,
 ) -> None:
     """Search an entry's search_space with keras-tuner; writes trials, the best entry and plots to --out."""
@@ -337,7 +392,7 @@ def bench(
     seeds: Optional[int] = typer.Option(None, min=1, help="Seeds per cell: 0 .. N-1 (default: the budget's)."),
     experiments: Optional[bool] = typer.Option(None, "--experiments/--no-experiments",
                                                help="Add the comparison experiments' cells (default: the budget's)."),
-    force: bool = typer.Option(False, help="Rerun cells that already finished (classifiers are cached by "
+    force: bool = typer.Option(False, "--force", help="Rerun cells that already finished (classifiers are cached by "
                                            "their settings)."),
     out: Optional[Path] = typer.Option(None, help="Results folder (default benchmarks/results/BUDGET)."),
     work_dir: Optional[Path] = typer.Option(None, help="Run folders (default runs/bench/BUDGET)."),
@@ -372,3 +427,30 @@ def bench(
         print(f"zoo bench: {len(outcome.failed)} cell(s) failed: {', '.join(outcome.failed)} "
               f"(errors in {outcome.results.parent / 'results.md'})", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _readable_metavars(typer_app: typer.Typer) -> None:
+    """Metavars that say what to type (N, PATH, NAME) instead of Typer's Python types (<int>, <str>), and no
+    metavar at all on on/off flags."""
+    import inspect
+    import typing
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    by_type = {int: "N", float: "X", Path: "PATH", bool: ""}
+    callbacks = [command.callback for command in typer_app.registered_commands]
+    if typer_app.registered_callback is not None:
+        callbacks.append(typer_app.registered_callback.callback)
+    for callback in callbacks:
+        hints = typing.get_type_hints(callback)
+        for parameter in inspect.signature(callback).parameters.values():
+            info = parameter.default
+            if not isinstance(info, (OptionInfo, ArgumentInfo)) or info.metavar is not None:
+                continue
+            # Optional[int] -> int, list[str] -> str
+            inner = next((a for a in typing.get_args(hints[parameter.name]) if a is not type(None)),
+                         hints[parameter.name])
+            info.metavar = by_type.get(inner, parameter.name.rstrip("_").upper())
+
+
+_readable_metavars(app)
