@@ -49,6 +49,11 @@ CHECK_PAGE = """
     broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src")),
     raw_markdown_tables: (content.innerText.match(/\|\s*---/g) || []).length,
     height: Math.ceil(document.documentElement.scrollHeight),
+    // The page itself must not scroll sideways (wide tables scroll inside their own box).
+    overflow_x: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    // A figure drawn smaller than its pixels must be one click away from full size.
+    shrunk_unlinked: images.filter(i => i.naturalWidth > i.clientWidth + 1 && !i.closest("a"))
+                           .map(i => i.getAttribute("src")),
   });
 })()
 """
@@ -121,13 +126,16 @@ class Chromium:
                 return event
             self._events.append(event)
 
-    def open(self) -> str:
+    def open(self, width: int = 1280) -> str:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         self.send("Page.enable", session=session)
-        self.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1,
-                                                         "mobile": False}, session=session)
+        self.resize(session, width)
         return session
+
+    def resize(self, session: str, width: int) -> None:
+        self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1,
+                                                         "mobile": width < 600}, session=session)
 
     def check(self, session: str, url: str) -> dict:
         self._events.clear()
@@ -217,6 +225,11 @@ def server(site):
     process.wait(timeout=10)
 
 
+def every_page(site: Path) -> list[str]:
+    return sorted("/" + p.parent.relative_to(site).as_posix().removeprefix(".") + "/"
+                  for p in site.rglob("index.html") if "assets" not in p.parts)
+
+
 def comparison_pages(site: Path) -> list[str]:
     pages = sorted(p.parent.relative_to(site).as_posix() for p in (site / "comparisons").rglob("index.html"))
     return ["/" + p + "/" for p in pages]
@@ -273,3 +286,28 @@ def test_comparison_pages_render_in_chromium(site, server, tmp_path):
         assert sum(found["images"] for found in results.values()) >= 20
     for name in ("comparisons.png", "comparisons-ae-vs-vae.png"):
         assert (artifacts / name).stat().st_size > 20_000, name
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_no_page_scrolls_sideways_or_shrinks_an_unlinked_figure(site, server, tmp_path, width):
+    """Every page at a desktop (1280 px) and a phone (390 px) width: no horizontal scrolling of the page, no
+    missing image, and no figure shown below its natural size unless it links to the full-size file."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("Chromium is not installed (CI installs Debian's chromium; locally: apt-get install chromium)")
+    pages = [page.replace("//", "/") for page in every_page(site)]
+    assert len(pages) >= 15, pages
+    browser = Chromium(executable, tmp_path / "profile")
+    problems = {}
+    try:
+        session = browser.open(width)
+        for page in pages:
+            found = browser.check(session, server + page)
+            issues = {key: found[key] for key in ("broken", "shrunk_unlinked") if found[key]}
+            if found["overflow_x"] > 0:
+                issues["overflow_x"] = found["overflow_x"]
+            if issues:
+                problems[page] = issues
+    finally:
+        browser.close()
+    assert not problems, problems

@@ -288,6 +288,11 @@ def _header(payload: Mapping[str, Any], title: str) -> list[str]:
             "the command.", ""]
 
 
+def linked_image(title: str, link: str) -> str:
+    """An image that opens its full-size file when clicked (pages and tables show figures scaled down)."""
+    return f"[![{title}]({link})]({link})"
+
+
 def _figure_table(columns: Sequence[Mapping[str, Any]], rows: Sequence[str], assets: Assets,
                   payload: Mapping[str, Any]) -> list[str]:
     """A table with one column per group (its seed-0 cell, or first finished) and one row per run figure."""
@@ -306,7 +311,7 @@ def _figure_table(columns: Sequence[Mapping[str, Any]], rows: Sequence[str], ass
         images = []
         for group, cell in zip(columns, chosen):
             link = assets(f"{cell['result_dir']}/figures/{name}") if cell else None
-            images.append(f"![{name} of {group['label']}]({link})" if link else "–")
+            images.append(linked_image(f"{name} of {group['label']}", link) if link else "–")
         if any(i != "–" for i in images):
             lines.append(f"| {FIGURE_TITLES.get(name, name.removesuffix('.png').replace('_', ' '))} | "
                          + " | ".join(images) + " |")
@@ -383,6 +388,16 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
             "(`zoo bench --budget registry`), so these are early-training snapshots.", ""] if parts else []
 
 
+def _planned_cells(experiment) -> list[str]:
+    """A table of an experiment's variants and their settings, for a page whose results are not in yet."""
+    lines = ["| variant | model | data set | settings |", "| --- | --- | --- | --- |"]
+    for variant in experiment.variants:
+        settings = "; ".join(f"{section}: " + ", ".join(f"{k}={v}" for k, v in fields.items())
+                             for section, fields in variant.overrides.items())
+        lines.append(f"| {_md(variant.title)} | `{variant.model}` | {variant.dataset or 'its own'} | {_md(settings)} |")
+    return lines + [""]
+
+
 def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, str]:
     """One page per experiment of a results payload."""
     from zoo.bench.budgets import EXPERIMENTS, experiment_groups
@@ -403,7 +418,7 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
             for figure in plots:
                 link = assets(figure["path"])
                 if link:
-                    lines += [f"![{figure['title']}]({link})", ""]
+                    lines += [linked_image(figure["title"], link), ""]
         table = _figure_table(members, experiment.run_figures, assets, payload)
         if table:
             lines += ["## Figures side by side", ""] + table
@@ -414,7 +429,7 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
 
 def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
     """Page name -> Markdown for every comparison page (index first)."""
-    from zoo.bench.budgets import EXPERIMENTS, experiment_groups
+    from zoo.bench.budgets import BUDGETS, EXPERIMENTS
     from zoo.bench.report import MAIN_COLUMNS, classifier_table, failures_table, group_table
 
     results_json = results / "results.json"
@@ -451,7 +466,7 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
         for figure in cross:
             link = assets(figure["path"])
             if link:
-                index += [f"![{figure['title']}]({link})", ""]
+                index += [linked_image(figure["title"], link), ""]
     pages["index"] = "\n".join(index)
 
     pages.update(_experiment_pages(payload, assets))
@@ -462,9 +477,12 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
                                                          used=assets.used)))
     for experiment in EXPERIMENTS:
         if experiment.id not in pages:
-            pages[experiment.id] = "\n".join(_header(payload, experiment.title) + [
-                experiment.summary, "", f"The `{payload['budget']['name']}` results hold no cell of this "
-                "experiment.", ""])
+            budget = next((b.name for b in BUDGETS.values() if b.experiment_ids and experiment.id in b.experiment_ids
+                           and not set(b.experiment_ids) - {experiment.id}), "standard")
+            pages[experiment.id] = "\n".join([
+                GENERATED_NOTE.format(source="zoo/bench/budgets.py"), "", f"# {experiment.title}", "",
+                experiment.summary, "", f"No committed results yet: `zoo bench --budget {budget}` runs these cells, "
+                "then `make docs-pages` fills this page.", "", *_planned_cells(experiment)])
     assets.prune()
     return pages
 
