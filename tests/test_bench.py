@@ -264,3 +264,20 @@ def test_dry_run_prints_the_plan(tmp_path, monkeypatch):
     assert "vae-z2/mnist/seed-0: zoo train vae --dataset mnist --seed 0 --set model.latent_dim=2" in result.output
     assert "ae/mnist/seed-0 (= ae-z2)" in result.output and "25 cells" in result.output
     assert not (tmp_path / "benchmarks").exists() and not (tmp_path / "runs").exists()
+
+
+def test_disentanglement_scores_of_a_cell_reach_its_group_and_table():
+    from zoo.bench.report import group_table
+    from zoo.bench.worker import disentanglement_record
+
+    def cell(seed, mig):
+        metrics_json = {"elbo": -100.0, "disentanglement": {"mig": mig, "dci_disentanglement": 0.5, "raw": {},
+                                                           "seconds": {"mig": 1.0}, "seed": 0}}
+        return {"id": f"v/sprites/seed-{seed}", "variant": "v", "model": "beta_vae", "dataset": "sprites",
+                "seed": seed, "label": "v", "status": "ok", "metrics": {"elbo": -100.0}, "samples": {},
+                "spec": {"class": "zoo.models.beta_vae:BetaVAE"}, **disentanglement_record(metrics_json)}
+
+    (group,) = aggregate([cell(0, 0.2), cell(1, 0.4)])
+    assert group["metrics"]["mig"]["mean"] == pytest.approx(0.3)
+    assert group["metrics"]["dci_disentanglement"]["std"] == pytest.approx(0.0)
+    assert "0.300 ± 0.141" in group_table([group], ["mig"])

@@ -291,7 +291,7 @@ def write_figures(out: Path, payload: Mapping[str, Any]) -> list[dict[str, Any]]
             per_seed: dict[str, list[dict[str, Any]]] = {}
             for record in payload["cells"]:
                 if record.get("status") == "ok":
-                    scores = (record.get("metrics") or {}).get("disentanglement") or {}
+                    scores = record.get("disentanglement") or {}
                     for variant in (record["variant"], *record.get("aliases", ())):
                         per_seed.setdefault(variant, []).append(scores)
             path = plots.disentanglement_spread(members, per_seed, keys, {k: COLUMNS[k][0] for k in keys},

@@ -417,7 +417,7 @@ def flat_metrics(record: Mapping[str, Any]) -> dict[str, float | None]:
     flat["latent_empty_fraction"] = latent.get("latent_empty_fraction")
     flat["code_std_mean"] = latent.get("code_std_mean")
     for key in DISENTANGLEMENT_KEYS:
-        flat[key] = (metrics.get("disentanglement") or {}).get(key)
+        flat[key] = (record.get("disentanglement") or {}).get(key)
     return flat
 
 

@@ -174,9 +174,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
             "elbo", "distortion", "rate", "iwae", "iw_samples", "kl_per_dim", "active_units", "code_variance",
             "latent_dim", "reconstruction_mse", "reconstruction_bce", "bits_per_dim", "num_examples", "likelihood",
             "binarization", "epochs_trained", "best_epoch")},
-        # The headline numbers of the disentanglement metrics (data sets with factors), flat like the rest.
-        **({"disentanglement": {key: value for key, value in metrics["disentanglement"].items()
-                                if isinstance(value, float)}} if metrics.get("disentanglement") else {}),
+        **disentanglement_record(metrics),
         "latent": latent_stats,
         "samples": samples,
         "classifier": job.get("classifier_record"),
@@ -197,6 +195,14 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         "devices": manifest.get("devices"),
         "figures": sorted(p.name for p in figures.glob("*.png")),
     }
+
+
+def disentanglement_record(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``{"disentanglement": {headline key: score}}`` of a run's metrics.json (data sets with factors), else {}."""
+    scores = metrics.get("disentanglement")
+    if not scores:
+        return {}
+    return {"disentanglement": {key: value for key, value in scores.items() if isinstance(value, float)}}
 
 
 def run_classifier(job: dict[str, Any]) -> dict[str, Any]:
