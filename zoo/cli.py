@@ -401,6 +401,7 @@ def bench(
     registry: Optional[Path] = RegistryOption,
 ) -> None:
     """Train and score every (model, dataset, seed) under a budget; write JSON, Markdown tables and figures."""
+    start_tensorflow()  # planning resolves every cell's model class
     from zoo.bench.budgets import load_budget
     from zoo.bench.runner import plan, run_bench, train_argv
 
