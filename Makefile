@@ -10,7 +10,7 @@ export ZOO_DATA_DIR
 # Slow end-to-end tests (real training on MNIST) run in their own bounded step.
 SLOW_TIMEOUT ?= 900
 
-.PHONY: install train test test-fast test-slow docs docs-pages docs-serve chromium clean
+.PHONY: install train test test-fast test-slow docs docs-pages docs-serve perf-chart chromium clean
 
 $(BIN)/zoo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ docs-pages: install
 
 docs-serve: install
 	$(DOCS_TOOL) serve
+
+# The charts of docs/performance.md (docs/assets/performance/*.png), redrawn from benchmarks/results/perf/.
+perf-chart: install
+	$(BIN)/python tools/docs/perf_chart.py
 
 # Debian's chromium for the docs browser test (tests/test_docs_site.py); CI runs this as root.
 chromium:

@@ -22,7 +22,7 @@ class EvalConfig(Config):
         100, minimum=1, help="importance samples processed at once; memory grows with iw_chunk x batch_size"
     )
     # 1000 rows keep the decoder's matrix products near the CPU's peak: with 500 the MLP's
-    # k = 1000 IWAE bound took 20 % longer (docs/performance.md). Conv presets with large
+    # k = 1000 IWAE bound took 20 % longer (measured with benchmarks/perf/iwae_eval.py). Conv presets with large
     # feature maps set a smaller value in registry.yaml.
     batch_size: int = bounded_field(1000, minimum=1, help="test images processed at once")
     seed: int = dataclasses.field(default=0, metadata={"help": "seed of every Monte Carlo estimate"})
