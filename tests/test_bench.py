@@ -262,7 +262,7 @@ def test_dry_run_prints_the_plan(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["bench", "--budget", "smoke", "--dry-run"])
     assert result.exit_code == 0, result.output[-2000:]
     assert "vae-z2/mnist/seed-0: zoo train vae --dataset mnist --seed 0 --set model.latent_dim=2" in result.output
-    assert "ae/mnist/seed-0 (= ae-z2)" in result.output and "25 cells" in result.output
+    assert "ae/mnist/seed-0 (= ae-z2)" in result.output and "26 cells" in result.output
     assert not (tmp_path / "benchmarks").exists() and not (tmp_path / "runs").exists()
 
 

@@ -175,6 +175,8 @@ def train(
     kl_warmup_epochs: Optional[int] = typer.Option(None, help="Epochs over which the rate weight ramps 0 → 1."),
     early_stopping: Optional[int] = typer.Option(None, help="Patience in epochs (0: off)."),
     train_subset: Optional[int] = typer.Option(None, help="Use only this many training images."),
+    labels: Optional[int] = typer.Option(None, help="Keep this many training labels, balanced over the classes; "
+                                                    "the other images are unlabelled (semi-supervised models)."),
     iw_samples: Optional[int] = typer.Option(None, help="Importance samples for the test IWAE bound."),
     strategy: Optional[str] = typer.Option(None, help="auto, default, mirrored or multi-worker."),
     precision: Optional[str] = typer.Option(None, help="auto, float32 or mixed_float16."),
@@ -193,7 +195,7 @@ def train(
     start_tensorflow()
     flags = _flag_overrides(
         name=("data", dataset), data_dir=("data", data_dir), image_size=("data", image_size),
-        binarization=("data", binarization), train_subset=("data", train_subset),
+        binarization=("data", binarization), train_subset=("data", train_subset), labels=("data", labels),
         latent_dim=("model", latent_dim), beta=("model", beta), likelihood=("model", likelihood),
         epochs=("train", epochs), batch_size=("train", batch_size), learning_rate=("train", learning_rate),
         seed=("train", seed), kl_warmup_epochs=("train", kl_warmup_epochs),
@@ -345,6 +347,8 @@ def tune(
     resume: bool = typer.Option(False, "--resume", help="Continue the search in --out; finished trials are kept."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing search in --out."),
     train_subset: Optional[int] = typer.Option(None, help="Use only this many training images."),
+    labels: Optional[int] = typer.Option(None, help="Keep this many training labels, balanced over the classes; "
+                                                    "the other images are unlabelled (semi-supervised models)."),
     batch_size: Optional[int] = typer.Option(None, help="Global batch size."),
     seed: Optional[int] = typer.Option(None, help="Seed of the trials and of the tuner."),
     iw_samples: int = typer.Option(50, help="Importance samples k of val_iwae."),
@@ -368,7 +372,7 @@ def tune(
 
     flags = _flag_overrides(
         name=("data", dataset), data_dir=("data", data_dir), train_subset=("data", train_subset),
-        batch_size=("train", batch_size), seed=("train", seed), strategy=("train", strategy),
+        labels=("data", labels), batch_size=("train", batch_size), seed=("train", seed), strategy=("train", strategy),
         precision=("train", precision),
     )
     run_search(entry, merge_overrides(_parse_set(set_), flags), tuner=tuner, objective=objective,

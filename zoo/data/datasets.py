@@ -14,6 +14,11 @@ seed, so every model in the zoo is validated and tested on the same examples:
 - ``train_subset`` then keeps the first n remaining training examples and
   ``test_subset`` the first n test examples, so the validation set does not
   depend on either. Within each split examples keep their file order.
+- ``labels`` (semi-supervised training, labelled data sets only) then keeps
+  the labels of n training examples, n / classes of each class: the first of
+  each class in a permutation of the training split drawn with split seed 0,
+  so a run with more labels keeps those of a run with fewer. Every other
+  training label becomes -1 (unlabelled); validation and test keep theirs.
 
 For Cartoon Set and folders the split is decided on the file list, and only the
 files that end up in a split are decoded: a subset run (tests, smoke runs)
@@ -91,6 +96,8 @@ class DataConfig(Config):
                                          help="cartoon/folder only: they have no official test split")
     train_subset: int | None = bounded_field(None, minimum=1, help="cap on train examples; unset = all")
     test_subset: int | None = bounded_field(None, minimum=1, help="first n test examples; unset = all")
+    labels: int | None = bounded_field(None, minimum=1, help="training labels kept, balanced over the classes; the "
+                                       "rest become -1 (unlabelled); unset = all")
     download: bool = True
     memory_budget_mb: int = bounded_field(
         256, minimum=0, help="cartoon/folder: above this decoded size (N x S x S x 3 bytes) the training split is "
@@ -113,6 +120,13 @@ class DataConfig(Config):
         if self.image_size is not None and self.has_factors and self.image_size != FACTOR_IMAGE_SIZE:
             raise _bad("image_size", self.image_size,
                        f"unset or {FACTOR_IMAGE_SIZE} for {self.name} (its images are 64x64)")
+        if self.labels is not None:
+            classes = self.expected_num_classes
+            if classes == 0:
+                raise _bad("labels", self.labels, f"unset for {self.name}, which has no class labels to keep")
+            if self.labels % classes:
+                raise _bad("labels", self.labels, f"a multiple of {self.name}'s {classes} classes (the same number "
+                           "of labels per class)")
 
     @property
     def expected_image_shape(self) -> tuple[int, int, int]:
@@ -156,7 +170,8 @@ class DataConfig(Config):
 
 @dataclass
 class Split:
-    """Images (uint8, NHWC) and labels (int32, (N,); zeros when unlabeled).
+    """Images (uint8, NHWC) and labels (int32, (N,); zeros when unlabeled, -1 for a training image whose label
+    ``DataConfig.labels`` withholds).
 
     ``x`` is an array, a ``StreamedImages`` for a training split streamed from disk, or a
     ``PackedBinaryImages`` (binary images kept as bits). ``factors`` holds each image's ground-truth
@@ -266,6 +281,30 @@ def _carve(count: int, take: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[:take]), np.sort(order[take:])
 
 
+def _keep_balanced_labels(labels: np.ndarray, count: int | None, class_names: list[str]) -> np.ndarray:
+    """``labels`` with only ``count`` kept, count / classes of each class, and -1 everywhere else.
+
+    Each class keeps its first images in one permutation of the split drawn with the split seed: the choice is
+    the same in every run, and the images kept for n labels are among those kept for more.
+    """
+    if count is None:
+        return labels
+    per_class = count // len(class_names)
+    if count > len(labels):
+        raise _bad("labels", count, f"at most the {len(labels)} training images (after train_subset)")
+    counts = np.bincount(labels, minlength=len(class_names))
+    rarest = int(np.argmin(counts))
+    fewest = int(counts[rarest])
+    if fewest < per_class:
+        raise _bad("labels", count, f"at most {len(class_names) * fewest}, {fewest} per class: the training split "
+                   f"holds {fewest} images of class '{class_names[rarest]}' (after train_subset)")
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
+    rows = np.concatenate([order[labels[order] == label][:per_class] for label in range(len(class_names))])
+    withheld = np.full_like(labels, -1)
+    withheld[rows] = labels[rows]
+    return withheld
+
+
 def _validation_count(config: DataConfig, n_train: int) -> int:
     return min(config.validation_size, n_train // 10)
 
@@ -294,7 +333,8 @@ def _load_idx(config: DataConfig, folder: Path) -> ImageData:
     test_end = config.test_subset if config.test_subset is not None else len(test_x)
     return ImageData(
         name=config.name,
-        train=Split(train_x[train_idx], train_y[train_idx]),
+        train=Split(train_x[train_idx], _keep_balanced_labels(train_y[train_idx], config.labels,
+                                                              CLASS_NAMES[config.name])),
         validation=Split(train_x[val_idx], train_y[val_idx]),
         test=Split(np.ascontiguousarray(test_x[:test_end]), test_y[:test_end].copy()),
         num_classes=len(CLASS_NAMES[config.name]),

@@ -258,6 +258,25 @@ def reconstruction_errors(model: VAE, images: np.ndarray, labels: np.ndarray | N
     }
 
 
+# ----------------------------------------------------------- classification
+
+
+def classification_error(model: VAE, images: np.ndarray, labels: np.ndarray | None,
+                         batch_size: int | None = None) -> float | None:
+    """The fraction of images whose most probable class under the model's q(y|x) is not their label.
+
+    Only for models with ``is_classifier`` (a ``label_posterior(images)`` hook, e.g. M2 of Kingma et al. 2014,
+    whose Table 1 reports this number); None for the others and for unlabelled data.
+    """
+    if not getattr(model, "is_classifier", False) or labels is None:
+        return None
+    wrong = 0
+    for _, x, y in _batches(np.asarray(images, dtype=np.float32), labels, batch_size):
+        predicted = tf.cast(model.label_posterior(x).mode(), tf.int32)
+        wrong += int(tf.reduce_sum(tf.cast(predicted != y, tf.int32)))
+    return wrong / len(images)
+
+
 # ---------------------------------------------------------------- evaluate
 
 
@@ -300,6 +319,8 @@ UNITS = {
     "reconstruction_bce": "nats per image (binary cross-entropy summed over pixels)",
     "num_examples": "test images",
     "bits_per_dim": "bits per dimension (-iwae / (pixels x channels x ln 2))",
+    "classification_error": "fraction of test images whose most probable class under q(y|x) is not their label "
+                            "(models with a classifier)",
     "objective": "mean per image of each training-objective term, in that term's own units (nats for the loss "
                  "and log-density terms)",
 }
@@ -311,7 +332,8 @@ def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: 
 
     Keys: elbo, distortion, rate, iwae, iw_samples, kl_per_dim, active_units,
     code_variance, latent_dim, reconstruction_mse, reconstruction_bce,
-    num_examples, likelihood, bits_per_dim, units (``UNITS``), and ``objective``: the mean of each term of
+    num_examples, likelihood, bits_per_dim, classification_error (``classification_error``; None for a model
+    without a classifier), units (``UNITS``), and ``objective``: the mean of each term of
     the training objective (``objective_terms``; the ELBO terms repeat above). For a non-generative model (the
     autoencoder) elbo, iwae, kl_per_dim and bits_per_dim are None: it defines no
     density, so they would not bound anything; rate is 0 and active units come
@@ -364,6 +386,7 @@ def evaluate(model: VAE, images: np.ndarray, labels: np.ndarray | None, config: 
         "num_examples": int(count),
         "likelihood": model.config.likelihood,
         "bits_per_dim": None if iwae is None else -iwae / (pixels * math.log(2.0)),
+        "classification_error": classification_error(model, images, labels, config.batch_size),
         "objective": {name: value for name, value in objective.items() if name not in ("elbo", "distortion", "rate")},
         "units": dict(UNITS),
     }
