@@ -281,3 +281,20 @@ def test_disentanglement_scores_of_a_cell_reach_its_group_and_table():
     assert group["metrics"]["mig"]["mean"] == pytest.approx(0.3)
     assert group["metrics"]["dci_disentanglement"]["std"] == pytest.approx(0.0)
     assert "0.300 ± 0.141" in group_table([group], ["mig"])
+
+
+def test_report_only_rewrites_the_results_from_existing_cells_without_running(tmp_path, monkeypatch):
+    from zoo.bench.runner import run_bench
+
+    budget = Budget(name="r", seeds=1, models=("vae",), experiments=False)
+    cells = plan(budget, load_registry())
+    cell_dir = tmp_path / "cells" / cells[0].dirname
+    cell_dir.mkdir(parents=True)
+    (cell_dir / "result.json").write_text(json.dumps({
+        **cells[0].describe(), "status": "ok", "fingerprint": "another", "metrics": {"elbo": -99.0}, "samples": {},
+        "spec": cells[0].spec}))
+    monkeypatch.setattr("zoo.bench.runner.run_job", lambda *a, **k: pytest.fail("report-only ran a cell"))
+    outcome = run_bench(budget, out=tmp_path, work=tmp_path / "work", report_only=True, log=lambda m: None)
+    assert outcome.ran == [] and outcome.failed == []
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["groups"][0]["metrics"]["elbo"]["mean"] == -99.0

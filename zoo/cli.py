@@ -401,6 +401,8 @@ def bench(
     out: Optional[Path] = typer.Option(None, help="Results folder (default benchmarks/results/BUDGET)."),
     work_dir: Optional[Path] = typer.Option(None, help="Run folders (default runs/bench/BUDGET)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells and their `zoo train` commands only."),
+    report_only: bool = typer.Option(False, "--report-only",
+                                     help="Run nothing: rewrite the results and figures from the cells in --out."),
     data_dir: Optional[str] = DataDirOption,
     registry: Optional[Path] = RegistryOption,
 ) -> None:
@@ -427,7 +429,7 @@ def bench(
         return
     outcome = run_bench(chosen, registry_file=str(registry) if registry else None, models=_csv(models),
                         datasets=_csv(datasets), seeds=seeds, experiments=experiments, force=force, out=out,
-                        work=work_dir, data_dir=data_dir, command=command)
+                        work=work_dir, data_dir=data_dir, command=command, report_only=report_only)
     if outcome.failed:
         print(f"zoo bench: {len(outcome.failed)} cell(s) failed: {', '.join(outcome.failed)} "
               f"(errors in {outcome.results.parent / 'results.md'})", file=sys.stderr)

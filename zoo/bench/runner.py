@@ -303,8 +303,11 @@ def ensure_classifier(dataset: str, budget: Budget, out: Path, work: Path, *, fo
 def run_bench(budget: Budget, *, registry_file: str | None = None, models: Sequence[str] | None = None,
               datasets: Sequence[str] | None = None, seeds: int | None = None, experiments: bool | None = None,
               force: bool = False, out: Path | None = None, work: Path | None = None, data_dir: str | None = None,
-              command: str | None = None, log: Callable[[str], None] = print) -> Outcome:
-    """Plans, runs (skipping finished cells) and aggregates a bench; writes the results folder."""
+              command: str | None = None, report_only: bool = False, log: Callable[[str], None] = print) -> Outcome:
+    """Plans, runs (skipping finished cells) and aggregates a bench; writes the results folder.
+
+    ``report_only`` runs nothing: it rewrites results.json, results.md and the figures from the cell records
+    already in ``out`` (after a change of the report code, or to gather cells another checkout ran)."""
     from zoo.registry import load_registry, print_warnings
 
     registry = load_registry(registry_file)
@@ -322,10 +325,10 @@ def run_bench(budget: Budget, *, registry_file: str | None = None, models: Seque
 
     classifiers: dict[str, dict[str, Any] | None] = {}
     try:
-        for dataset in dict.fromkeys(c.dataset for c in cells if c.labelled and c.error is None):
+        for dataset in dict.fromkeys(c.dataset for c in cells if c.labelled and c.error is None and not report_only):
             # Classifiers are cached by their settings; --force reruns cells, not them (delete one to retrain).
             classifiers[dataset] = ensure_classifier(dataset, budget, out, work, force=False, env=env, log=log)
-        for index, cell in enumerate(cells, 1):
+        for index, cell in enumerate([] if report_only else cells, 1):
             where = f"[{index}/{len(cells)}] {cell.id}"
             result_dir = out / "cells" / cell.dirname
             result_path = result_dir / "result.json"
