@@ -135,12 +135,13 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
         wanted = 1
     model.steps_per_execution = max(d for d in range(1, wanted + 1) if steps % d == 0)
     # auto: XLA on a single CPU replica only (with several replicas the gradient all-reduce runs inside the
-    # step), and there for dense nets, whose element-wise work it fuses. oneDNN's convolutions (zoo/__init__.py)
-    # outrun XLA's on CPU, so a conv net takes the plain step where that is bit-reproducible too: with ops run
-    # one at a time (devices.serialise_ops), or when determinism is off.
+    # step). A conv net takes the plain step (oneDNN's convolutions, zoo/__init__.py) only when determinism is
+    # off: its gradient differs in the last bits between fresh processes even with ops run one at a time
+    # (benchmarks/results/conv_determinism_processes.md), so a killed-and-rerun run would not equal an
+    # uninterrupted one, while XLA's is bit-identical across processes and ~2 % slower on the conv preset.
     single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not visible_gpus()
     ops_one_at_a_time = ops_run_one_at_a_time()
-    plain_conv = has_convolutions(model) and (not train_cfg.deterministic or ops_one_at_a_time)
+    plain_conv = has_convolutions(model) and not train_cfg.deterministic
     jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and single_cpu and not plain_conv)
     if jit and all(layer.supports_jit for layer in layers_of(model)):
         # Keras's own switch refuses XLA whenever TF deterministic ops are on, for the sake of some GPU kernels;
