@@ -230,3 +230,101 @@ def test_empty_image_folder_is_one_line(tmp_path, capsys):
     line = one_error_line(run_cli(capsys, "train", "vae", "--dataset", f"folder:{folder}", "--epochs", "1",
                                   "--out", tmp_path / "run"))
     assert f"image folder {folder} holds no images" in line
+
+
+# ------------------------------------------------------- more inputs a user plausibly gets wrong (issue 16)
+
+
+def _a_file(tmp: Path) -> Path:
+    path = tmp / "notes.txt"
+    path.write_text("a file, not a folder")
+    return path
+
+
+# Each refused in one line before anything is written: (command, part of the line).
+REFUSED = {
+    "negative --epochs": (lambda tmp: ["train", "vae", "--epochs", "-1"],
+                          "training field 'epochs': -1 is out of range; it must be >= 1"),
+    "--epochs 0": (lambda tmp: ["train", "vae", "--epochs", "0"], "'epochs': 0 is out of range; it must be >= 1"),
+    "--iw-samples 0": (lambda tmp: ["train", "vae", "--iw-samples", "0"],
+                       "evaluation field 'iw_samples': 0 is out of range; it must be >= 1"),
+    "--learning-rate nan": (lambda tmp: ["train", "vae", "--learning-rate", "nan"],
+                            "train.learning_rate: nan is not a finite number"),
+    "unknown --set section": (lambda tmp: ["train", "vae", "--set", "trian.epochs=3"],
+                              "--set trian.epochs: unknown config section(s) trian (did you mean 'train'?); use "
+                              "model, train, data or evaluation"),
+    "unknown --set field": (lambda tmp: ["train", "vae", "--set", "train.epoch=3"],
+                            "--set train.epoch: unknown key(s) epoch (did you mean 'epochs'?); valid keys: epochs, "),
+    "a number for a list": (lambda tmp: ["train", "vae", "--set", "model.hidden_units=16"],
+                            "model field 'hidden_units': expected a list, got 16"),
+    "--set value not YAML": (lambda tmp: ["train", "vae", "--set", "train.epochs=[1"],
+                             "--set 'train.epochs=[1': the value is not valid YAML"),
+    "--image-size on mnist": (lambda tmp: ["train", "vae", "--image-size", "32"], "unset or 28 for mnist"),
+    "--data-dir is a file": (lambda tmp: [*TRAIN, "--data-dir", _a_file(tmp)], "is not a folder; point it at a folder"),
+    "folder: names a file": (lambda tmp: ["train", "vae", "--dataset", f"folder:{_a_file(tmp)}", "--epochs", "1"],
+                             "is not a folder; folder:PATH needs a directory of .png/.jpg images"),
+    "--resume with --overwrite": (lambda tmp: [*TRAIN, "--resume", "--overwrite"],
+                                  "--resume continues the run in --out and --overwrite replaces it; give one of them"),
+    "--resume of a folder that never trained": (lambda tmp: [*TRAIN, "--resume"],
+                                                "--resume: there is no run to resume in"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_plausible_mistake_is_one_line_and_writes_nothing(case, tmp_path, shared_data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    make_args, expected = REFUSED[case]
+    out = tmp_path / "runs" / "run"
+    line = one_error_line(run_cli(capsys, *make_args(tmp_path), "--out", out))
+    assert expected in line, line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_of_an_empty_folder_is_refused_and_leaves_it_empty(tmp_path, shared_data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    out = tmp_path / "run"
+    out.mkdir()
+    line = one_error_line(run_cli(capsys, *TRAIN, "--resume", "--out", out))
+    assert line == (f"zoo: error: --resume: there is no run to resume in {out} (an empty folder); check --out, or "
+                    "leave out --resume to start a new run")
+    assert list(out.iterdir()) == []
+
+
+def test_a_registry_value_of_the_wrong_type_names_the_entry_and_the_file(tmp_path, monkeypatch, capsys):
+    registry = tmp_path / "mine.yaml"
+    registry.write_text("models:\n  mine:\n    class: zoo.models.vae:VAE\n    train: {epochs: ten}\n")
+    line = one_error_line(run_cli(capsys, "train", "mine", "--registry", registry))
+    assert line == (f"zoo: error: registry entry 'mine' ({registry}): training field 'epochs': expected an integer, "
+                    "got 'ten'")
+    registry.write_text("models:\n  mine:\n    class: zoo.models.vae:VAE\n    model: {latent_dim: [2, 4]}\n")
+    line = one_error_line(run_cli(capsys, "train", "mine", "--registry", registry))
+    assert line.startswith(f"zoo: error: registry entry 'mine' ({registry}): model field 'latent_dim': expected an "
+                           "integer")
+
+
+def test_a_corrupt_state_json_is_one_line_and_the_run_folder_is_untouched(finished_run, tmp_path, shared_data_dir,
+                                                                         monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    run = copy_of(finished_run, tmp_path)
+    (run / "state.json").write_text('{"epoch": 1, "checkpo')  # a half-written file of some other tool
+    before = snapshot(run)
+    line = one_error_line(run_cli(capsys, *TRAIN, "--out", run))
+    assert f"{run / 'state.json'} is unreadable or corrupt" in line and "use --overwrite" in line
+    assert snapshot(run) == before
+
+
+def test_data_other_than_the_run_was_trained_on_is_refused_on_a_rerun(finished_run, tmp_path, shared_data_dir,
+                                                                    monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
+    run = copy_of(finished_run, tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["dataset"]["checksums"] = {**manifest["dataset"]["checksums"], "train-images-idx3-ubyte.gz": "0" * 32}
+    (run / "manifest.json").write_text(json.dumps(manifest))  # as if trained on other images
+    before = snapshot(run)
+    line = one_error_line(run_cli(capsys, *TRAIN, "--out", run))
+    assert line == (f"zoo: error: the mnist data read now differs from the data {run} was trained on "
+                    "(checksums of train-images-idx3-ubyte.gz differ from manifest.json's); point --data-dir at "
+                    "that data")
+    assert snapshot(run) == before

@@ -315,10 +315,9 @@ def sample(
     spec = RunSpec.from_dict(run.read_json(run.config, "is this a zoo run folder?"))
     model, _ = load_run_model(run, spec, data_overrides={"data_dir": data_dir} if data_dir else None,
                               doing="sampling from")
-    if label is not None and not 0 <= label < max(model.config.num_classes, 1):
-        raise ZooError(f"--label {label} is out of range; this model has classes 0-{model.config.num_classes - 1}")
-    if label is not None and not model.is_conditional:
-        raise ZooError(f"--label needs a conditional model such as cvae; {run_dir} holds {type(model).__name__}")
+    from zoo.evaluation.runner import check_sample_label
+
+    check_sample_label(model, label, run_dir)
     if label is None and model.is_conditional:
         target = out or run.figures / f"samples_by_class_seed{seed}.png"
         per_class = max(1, -(-n // model.config.num_classes))

@@ -8,10 +8,11 @@ all that is needed to rebuild the model and repeat the run.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Mapping
 
 from zoo.data import DataConfig
-from zoo.errors import ZooError
+from zoo.errors import ZooError, suggest
 from zoo.evaluation import EvalConfig
 from zoo.registry import Entry
 from zoo.training.train_config import TrainConfig
@@ -71,23 +72,84 @@ def merge_overrides(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
     return merged
 
 
+SECTIONS = ("model", "train", "data", "evaluation")
+
+
+def _check_names(overrides: Mapping[str, Mapping[str, Any]], fields: Mapping[str, list[str]]) -> None:
+    """Unknown sections and fields of CLI overrides, each with the closest valid name."""
+    for section, values in overrides.items():
+        if section not in SECTIONS:
+            raise ZooError(f"--set {section}.{next(iter(values), 'FIELD')}: unknown config section(s) {section}"
+                           f"{suggest(section, SECTIONS)}; use {', '.join(SECTIONS[:-1])} or {SECTIONS[-1]}")
+    for section, values in overrides.items():
+        for key in values:
+            if key not in fields[section]:
+                raise ZooError(f"--set {section}.{key}: unknown key(s) {key}{suggest(key, fields[section])}; "
+                               f"valid keys: {', '.join(fields[section])}")
+
+
+def _check_finite(section: str, values: Mapping[str, Any]) -> None:
+    """NaN and infinity pass every range check (comparisons with them are false), so they are refused here."""
+    for key, value in values.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(item, float) and not math.isfinite(item) for item in items):
+            raise ZooError(f"{section}.{key}: {value!r} is not a finite number")
+
+
+class _NamingTheEntry:
+    """Re-raises a ``ZooError`` met while checking a registry entry's own values with the entry and its file."""
+
+    def __init__(self, entry: Entry):
+        self.where = f"registry entry '{entry.name}' ({entry.source})"
+
+    def __enter__(self):
+        return self.where
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, ZooError) and not str(error).startswith(self.where):
+            raise ZooError(f"{self.where}: {error}") from None
+        return False
+
+
+def _check_entry_sections(entry: Entry) -> None:
+    """The entry's training, evaluation and data values on their own (its own dataset)."""
+    with _NamingTheEntry(entry) as where:
+        for section, config in (("train", TrainConfig), ("evaluation", EvalConfig)):
+            _check_finite(section, getattr(entry, section))
+            config.from_dict(dict(getattr(entry, section)), where=f"{where} {section}")
+        _check_finite("data", entry.data)
+        DataConfig.from_dict({"name": entry.dataset, **entry.data}, where=f"{where} data")
+
+
+def _check_entry_model(entry: Entry, cls, data: DataConfig) -> None:
+    """The entry's model values on their own, for the shape of the data the run will use."""
+    with _NamingTheEntry(entry) as where:
+        _check_finite("model", entry.model)
+        cls.config_class.from_dict({**entry.model, "image_shape": list(data.expected_image_shape),
+                                    "num_classes": data.expected_num_classes}, where=f"{where} model")
+
+
 def resolve(entry: Entry, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> RunSpec:
     """Merges defaults, the entry's overrides and CLI overrides, validating every section."""
     overrides = overrides or {}
-    unknown_sections = sorted(set(overrides) - {"model", "train", "data", "evaluation"})
-    if unknown_sections:
-        raise ZooError(f"unknown config section(s) {', '.join(unknown_sections)}; use model, train, data or evaluation")
     cls = entry.model_class()
+    _check_names(overrides, {"model": cls.config_class.field_names(), "train": TrainConfig.field_names(),
+                             "data": DataConfig.field_names(), "evaluation": EvalConfig.field_names()})
+    _check_entry_sections(entry)
+    for section, values in overrides.items():
+        _check_finite(section, values)
     where = f"registry entry '{entry.name}'"
 
     model_values = {**entry.model, **overrides.get("model", {})}
-    data_values = {"name": entry.dataset, **entry.data, **overrides.get("data", {})}
+    data = DataConfig.from_dict({"name": entry.dataset, **entry.data, **overrides.get("data", {})},
+                                where=f"{where} data")
+    _check_entry_model(entry, cls, data)
     spec = RunSpec(
         name=entry.name,
         class_path=entry.class_path,
         model=model_values,
         train=TrainConfig.from_dict({**entry.train, **overrides.get("train", {})}, where=f"{where} train"),
-        data=DataConfig.from_dict(data_values, where=f"{where} data"),
+        data=data,
         evaluation=EvalConfig.from_dict({**entry.evaluation, **overrides.get("evaluation", {})},
                                         where=f"{where} evaluation"),
     )

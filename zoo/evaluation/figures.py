@@ -6,7 +6,8 @@ nothing leaks between figures) with the Agg backend, at ``DPI`` dots per inch
 and a size fixed by their content — never ``bbox_inches="tight"`` — so a figure's
 pixel size is predictable: an image grid of r × c tiles is
 ``(MARGIN_BOTTOM + r·TILE + MARGIN_TOP) × (MARGIN_LEFT + c·TILE + MARGIN_RIGHT)``
-inches times ``DPI``.
+inches times ``DPI``, widened to its title's width when the grid is narrower (one or two tiles), and taller by
+the lines of a note (``add_note``) when there is one.
 
 ``write_all_figures`` picks the figures that make sense for a model from its
 capabilities (latent size, conditioning hook, KL decomposition), never its name.
@@ -36,6 +37,12 @@ TILE = 0.4  # inches per image tile in grids: 40 px, so a 28 px digit is upscale
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_TOP = 1.0, 0.2, 0.6, 0.5
 # Scatter plots use at most this many points; more only hides the structure.
 MAX_SCATTER_POINTS = 5000
+TITLE_SIZE = 9  # points
+TITLE_PAD = 0.1  # inches between a title and the figure's edge
+# KL bars: a figure at most this wide (inches), and at most this many labelled bars; with more latent
+# dimensions every k-th bar is labelled, so labels stay 7 pt and apart.
+MAX_BAR_FIGURE_WIDTH = 12.0
+MAX_BAR_LABELS = 50
 
 
 # ----------------------------------------------------------------- helpers
@@ -67,23 +74,62 @@ def _mosaic(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarra
     return canvas
 
 
+def text_width(text: str, size: float = TITLE_SIZE) -> float:
+    """Width in inches of ``text`` set in matplotlib's default font at ``size`` points."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    width, _, _ = RendererAgg(1, 1, DPI).get_text_width_height_descent(text, FontProperties(size=size),
+                                                                         ismath=False)
+    return width / DPI
+
+
 def _grid_figure(images: np.ndarray, rows: int, cols: int, title: str):
     """A figure showing ``images`` as a rows × cols mosaic; returns (figure, axes) for labelling.
 
     The axes use tile coordinates: tile (r, c) is centred on (c, r), so callers
-    put ticks at integer positions.
+    put ticks at integer positions. The title is centred over the grid when it fits there, else over the
+    figure; a grid too narrow even for that (one or two tiles) gets a wider figure, the grid in its middle.
     """
-    width = MARGIN_LEFT + cols * TILE + MARGIN_RIGHT
+    grid_width = cols * TILE
+    width = MARGIN_LEFT + grid_width + MARGIN_RIGHT
     height = MARGIN_BOTTOM + rows * TILE + MARGIN_TOP
+    needed = text_width(title) + 2 * TITLE_PAD
+    left = MARGIN_LEFT
+    if needed > width:
+        left += (needed - width) / 2
+        width = needed
     figure = Figure(figsize=(width, height), dpi=DPI)
-    axes = figure.add_axes((MARGIN_LEFT / width, MARGIN_BOTTOM / height, cols * TILE / width, rows * TILE / height))
+    axes = figure.add_axes((left / width, MARGIN_BOTTOM / height, grid_width / width, rows * TILE / height))
     mosaic = _mosaic(_to_display(images), rows, cols)
     axes.imshow(mosaic, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest",
                 extent=(-0.5, cols - 0.5, rows - 0.5, -0.5), aspect="auto")
     axes.set_xticks([])
     axes.set_yticks([])
-    axes.set_title(title, fontsize=9)
+    centre = left + grid_width / 2
+    fits_over_grid = min(centre, width - centre) >= needed / 2
+    # x in axes coordinates: the grid's centre, or the figure's.
+    axes.set_title(title, fontsize=TITLE_SIZE, x=0.5 if fits_over_grid else (width / 2 - left) / grid_width)
     return figure, axes
+
+
+def add_note(figure: Figure, note: str | None, size: float = 7) -> None:
+    """A warning in small red type below everything else (e.g. that the run was too short to judge it by): the
+    figure grows by the lines it takes, the axes keep their size and place."""
+    if not note:
+        return
+    import textwrap
+
+    width, height = figure.get_figwidth(), figure.get_figheight()
+    per_line = max(16, int((width - 2 * TITLE_PAD) / text_width("n" * 20, size) * 20))
+    lines = textwrap.wrap(note, per_line)
+    extra = (len(lines) + 0.5) * size * 1.25 / 72  # inches: the lines and half a line of space
+    for axes in figure.axes:
+        x0, y0, w, h = axes.get_position().bounds
+        axes.set_position((x0, (y0 * height + extra) / (height + extra), w, h * height / (height + extra)))
+    figure.set_figheight(height + extra)
+    figure.text(0.5, 0.25 * size * 1.25 / 72 / (height + extra), "\n".join(lines), ha="center", va="bottom",
+                fontsize=size, color="tab:red")
 
 
 def _square_grid(count: int) -> tuple[int, int]:
@@ -114,7 +160,8 @@ def _encode(model: VAE, images, labels, batch_size: int = 500) -> np.ndarray:
 # ----------------------------------------------------------------- figures
 
 
-def prior_samples(model: VAE, path: str | Path, count: int = 64, seed: int = 0, label: int | None = None) -> Path:
+def prior_samples(model: VAE, path: str | Path, count: int = 64, seed: int = 0, label: int | None = None,
+                  note: str | None = None) -> Path:
     """A square-ish grid of mean images decoded from ``count`` draws of the prior p(z).
 
     Conditional models decode every draw with ``label``, or with the classes in
@@ -130,10 +177,11 @@ def prior_samples(model: VAE, path: str | Path, count: int = 64, seed: int = 0, 
     images = model.sample(count, labels=labels, seed=seed)
     which = "" if label is None else f", class {label}"
     figure, _ = _grid_figure(images, rows, cols, f"{type(model).__name__}: {count} samples from p(z){which}")
+    add_note(figure, note)
     return _save(figure, path)
 
 
-def class_samples(model: VAE, path: str | Path, per_class: int = 10, seed: int = 0) -> Path:
+def class_samples(model: VAE, path: str | Path, per_class: int = 10, seed: int = 0, note: str | None = None) -> Path:
     """Conditional models: one row per class, ``per_class`` samples from p(z) decoded with that label."""
     classes = model.config.num_classes
     labels = np.repeat(np.arange(classes, dtype=np.int32), per_class)
@@ -141,11 +189,12 @@ def class_samples(model: VAE, path: str | Path, per_class: int = 10, seed: int =
     figure, axes = _grid_figure(images, classes, per_class, f"{type(model).__name__}: samples per class")
     axes.set_yticks(range(classes), [str(c) for c in range(classes)])
     axes.set_ylabel("class")
+    add_note(figure, note)
     return _save(figure, path)
 
 
 def reconstructions(model: VAE, images: np.ndarray, labels: np.ndarray | None, path: str | Path,
-                    count: int = 20, per_row: int = 10) -> Path:
+                    count: int = 20, per_row: int = 10, note: str | None = None) -> Path:
     """Inputs and their reconstructions E[p(x|z = E_q[z|x])], in blocks of an input row over a reconstruction row."""
     count = min(count, len(images))
     images = np.asarray(images[:count], dtype=np.float32)
@@ -161,6 +210,7 @@ def reconstructions(model: VAE, images: np.ndarray, labels: np.ndarray | None, p
         tiles[(2 * block + 1) * cols: (2 * block + 1) * cols + size] = outputs[part]
     figure, axes = _grid_figure(tiles, 2 * blocks, cols, f"{type(model).__name__}: inputs and reconstructions")
     axes.set_yticks(range(2 * blocks), ["input", "recon"] * blocks)
+    add_note(figure, note)
     return _save(figure, path)
 
 
@@ -180,7 +230,7 @@ def latent_scatter(model: VAE, images: np.ndarray, labels: np.ndarray | None, pa
         names = tuple(f"principal component {i + 1} of E_q[z|x] ({100 * explained[i]:.0f}% var.)" for i in range(2))
     figure = Figure(figsize=(7.0, 6.0), dpi=DPI)
     axes = figure.add_subplot()
-    if labels is None:
+    if labels is None or model.config.num_classes == 0:  # unlabelled data (a folder) has no classes to show
         axes.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color="tab:blue")
     else:
         colours = matplotlib.colormaps["tab10" if labels.max() < 10 else "tab20"]
@@ -291,16 +341,19 @@ def kl_bars(model: VAE, kl_per_dim: Sequence[float], path: str | Path, threshold
     colours = ["tab:blue"] * len(kl)
     if variance is not None and threshold is not None:
         colours = ["tab:blue" if np.asarray(variance)[d] > threshold else "tab:gray" for d in order]
-    figure = Figure(figsize=(max(6.0, 1.5 + 0.25 * len(kl)), 4.0), dpi=DPI)
+    figure = Figure(figsize=(min(MAX_BAR_FIGURE_WIDTH, max(6.0, 1.5 + 0.25 * len(kl))), 4.0), dpi=DPI)
     axes = figure.add_subplot()
     axes.bar(range(len(kl)), kl[order], color=colours)
-    axes.set_xticks(range(len(kl)), [str(d) for d in order], fontsize=7 if len(kl) <= 40 else 5, rotation=90)
+    every = math.ceil(len(kl) / MAX_BAR_LABELS)
+    labelled = range(0, len(kl), every)
+    axes.set_xticks(list(labelled), [str(order[i]) for i in labelled], fontsize=7, rotation=90)
+    axes.set_xlim(-0.75, len(kl) - 0.25)
     if threshold is not None:
         grey = f"; grey bars: Cov_x(E_q[z_d|x]) <= {threshold:g}" if variance is not None else ""
         axes.axhline(threshold, color="tab:red", linestyle="--", linewidth=1,
                      label=f"active-unit threshold {threshold:g}{grey}")
         axes.legend(fontsize=8)
-    axes.set_xlabel("latent dimension (sorted by KL)")
+    axes.set_xlabel("latent dimension (sorted by KL)" + (f"; one bar in {every} labelled" if every > 1 else ""))
     axes.set_ylabel("mean KL per dimension (nats)")
     axes.set_title(f"{type(model).__name__}: KL per latent dimension, total {kl.sum():.2f} nats", fontsize=9)
     figure.subplots_adjust(bottom=0.18)
@@ -311,7 +364,7 @@ def kl_bars(model: VAE, kl_per_dim: Sequence[float], path: str | Path, threshold
 
 
 def write_all_figures(model: VAE, images: np.ndarray, labels: np.ndarray | None, metrics: dict | None,
-                      out_dir: str | Path, config: EvalConfig | None = None) -> list[Path]:
+                      out_dir: str | Path, config: EvalConfig | None = None, note: str | None = None) -> list[Path]:
     """Writes every figure that applies to ``model`` into ``out_dir`` and returns their paths.
 
     Always: reconstructions, latent traversals, and prior samples (a per-class
@@ -319,24 +372,29 @@ def write_all_figures(model: VAE, images: np.ndarray, labels: np.ndarray | None,
     means. Latent dim == 2: per-class histograms and manifold grids (one per
     class for conditional models). KL bars when the model has a KL per dimension.
     ``metrics`` is ``evaluate``'s dict (its kl_per_dim / code_variance order the
-    traversals); missing entries are recomputed. Nothing when ``config.figures`` is false.
+    traversals); missing entries are recomputed. Nothing when ``config.figures`` is false. ``note`` (e.g. that
+    the run was too short) is printed on the samples and reconstructions. Labels of unlabelled data (a folder,
+    ``num_classes`` 0) are ignored.
     """
     config = config or EvalConfig()
     if not config.figures:
         return []
     out_dir = Path(out_dir)
     images = np.asarray(images, dtype=np.float32)
+    conditional = is_conditional(model)
+    if not conditional and model.config.num_classes == 0:
+        labels = None
     labels = None if labels is None else np.asarray(labels, dtype=np.int32)
     metrics = metrics or {}
-    conditional = is_conditional(model)
     latent = model.config.latent_dim
     written: list[Path] = []
 
     if conditional:
-        written.append(class_samples(model, out_dir / "samples_by_class.png", seed=config.seed))
+        written.append(class_samples(model, out_dir / "samples_by_class.png", seed=config.seed, note=note))
     else:
-        written.append(prior_samples(model, out_dir / "samples.png", count=config.num_samples, seed=config.seed))
-    written.append(reconstructions(model, images, labels, out_dir / "reconstructions.png"))
+        written.append(prior_samples(model, out_dir / "samples.png", count=config.num_samples, seed=config.seed,
+                                     note=note))
+    written.append(reconstructions(model, images, labels, out_dir / "reconstructions.png", note=note))
 
     kl = metrics.get("kl_per_dim")
     if kl is None and model.is_generative:

@@ -31,6 +31,7 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """Scores ``run``'s final model; ``overrides`` change the evaluation config (e.g. iw_samples)."""
     from zoo.evaluation import evaluate, write_all_figures
+    from zoo.training.memory import evaluation_batch_size
 
     spec = spec or RunSpec.from_dict(run.read_json(run.config, "is this a finished zoo run folder?"))
     config = spec.evaluation.replace(**(overrides or {}))
@@ -41,11 +42,16 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
         model, model_file = load_run_model(run, spec, data=data, doing="evaluating", log=log)
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
     images, labels = test_arrays(data, binarization)
+    # A batch that would not fit in memory is lowered; the metrics are the same up to rounding, and
+    # metrics.json records the batch used.
+    config = config.replace(batch_size=evaluation_batch_size(model, config.batch_size, spec.train.memory_limit_mb,
+                                                             log))
     metrics = evaluate(model, images, labels, config, dataset_size=len(data.train.x))
     state = run.read_json(run.state, "re-run `zoo train` with --resume or --overwrite") if run.state.exists() else {}
+    notes = short_run_notes(model, images, labels, steps_trained(spec, data, state))
     metrics.update(model=spec.name, dataset=data.name, binarization=binarization,
                    epochs_trained=state.get("epoch"), best_epoch=state.get("best_epoch"),
-                   model_file=str(model_file.relative_to(run.root)), evaluation=config.to_dict())
+                   model_file=str(model_file.relative_to(run.root)), evaluation=config.to_dict(), notes=notes)
     metrics["units"] = {**metrics.pop("units", {}), "epochs_trained": "epochs", "best_epoch": "epoch number (from 1)"}
     disentangled = score_disentanglement(model, data, config, log) if data.ground_truth is not None else None
     if disentangled is not None:
@@ -56,13 +62,64 @@ def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | 
         zio.write_json(run.metrics, metrics)
         target = run.figures
         if config.figures:
-            write_all_figures(model, images, labels, metrics, run.figures, config)
+            write_all_figures(model, images, labels, metrics, run.figures, config, note=" ".join(notes) or None)
             if data.ground_truth is not None:
                 write_factor_figures(model, data, run.figures, config)
     except OSError as error:
         raise ZooError(f"{zio.describe_os_error(error, target)}; free space or make {run.root} writable") from None
     log(summary_line(metrics))
+    for note in notes:
+        log(f"note: {note}")
     return metrics
+
+
+def steps_trained(spec: RunSpec, data: ImageData, state: dict[str, Any]) -> int | None:
+    """Optimiser steps behind the evaluated model: full batches per epoch × epochs trained (None: unknown)."""
+    epochs = state.get("best_epoch") or state.get("epoch")
+    if not epochs:
+        return None
+    return int(epochs) * (len(data.train.x) // spec.train.batch_size)
+
+
+# Flat output: the reconstructions' pixel spread (standard deviation within an image, averaged over images)
+# below this fraction of the inputs'.
+FLAT_SPREAD = 0.25
+# Batch-norm statistics still "starting": the initial moving mean and variance weigh more than this.
+UNSETTLED_WEIGHT = 0.01
+
+
+def short_run_notes(model, images: np.ndarray, labels, steps: int | None) -> list[str]:
+    """Warnings for a run too short to judge by its figures: batch-norm moving statistics that still carry their
+    initial values (after n steps with momentum m they weigh m^n), and reconstructions that come out flat in
+    inference mode, which is what unsettled statistics look like."""
+    import keras
+
+    from zoo.training.keras_private import layers_of
+
+    norms = [layer for layer in layers_of(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    count = min(64, len(images))
+    if count == 0:
+        return []
+    sample = np.asarray(images[:count], np.float32)
+    sample_labels = None if labels is None or not getattr(model, "is_conditional", False) else labels[:count]
+    outputs = np.asarray(model((sample, sample_labels)))
+    spread_in = float(np.mean(sample.reshape(count, -1).std(axis=1)))
+    spread_out = float(np.mean(outputs.reshape(count, -1).std(axis=1)))
+    flat = spread_in > 0 and spread_out < FLAT_SPREAD * spread_in
+    unsettled = [layer for layer in norms if steps is not None and float(layer.momentum) ** steps > UNSETTLED_WEIGHT]
+    if not flat and not unsettled:
+        return []
+    parts = []
+    if unsettled:
+        momentum = float(unsettled[0].momentum)
+        parts.append(f"a short run: after {steps} training steps the batch-norm statistics (momentum {momentum:g}) "
+                     f"still weigh their initial values by {momentum ** steps:.0%}")
+    if flat:
+        parts.append(f"the reconstructions come out flat in inference mode (pixel spread {spread_out / spread_in:.0%} "
+                     "of the inputs')")
+    advice = "train for more epochs before judging the figures" if unsettled or norms else \
+        "the model reconstructs little; train longer or check the learning rate"
+    return ["; ".join(parts) + f"; {advice}"]
 
 
 def score_disentanglement(model, data: ImageData, config, log: Callable[[str], None] = print):
@@ -92,6 +149,20 @@ def write_factor_figures(model, data: ImageData, folder, config) -> None:
                f"{model.name}: I(z_d; factor) / H(factor)")
     factor_traversals(model, data.test.x[0].astype(np.float32) / 255.0, normalized, ground_truth.factor_names,
                       folder / "factor_traversals.png")
+
+
+def check_sample_label(model, label: int | None, run_dir) -> None:
+    """Refuses a ``zoo sample --label`` the model cannot honour: an unconditional model (one trained on
+    unlabelled data has no classes at all), or a class it does not have."""
+    if label is None:
+        return
+    if not model.is_conditional:
+        trained = ", trained on unlabelled data" if model.config.num_classes == 0 else ""
+        raise ZooError(f"--label needs a conditional model such as cvae; {run_dir} holds {type(model).__name__}"
+                       f"{trained}")
+    classes = model.config.num_classes
+    if not 0 <= label < classes:
+        raise ZooError(f"--label {label} is out of range; this model has classes 0-{classes - 1}")
 
 
 def summary_line(metrics: dict[str, Any]) -> str:

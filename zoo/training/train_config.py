@@ -40,3 +40,15 @@ class TrainConfig(Config):
         help="XLA-compile the training step; auto: on for one CPU replica (XLA on CPU is deterministic), except "
              "for conv nets where the plain step with oneDNN is faster and reproducible too (TF ops one at a "
              "time, or determinism off); else as Keras decides (off under TF deterministic ops)")
+    # Divergence: in the first epochs of every registry preset a step's |loss| stays below 40x the median of the
+    # steps before it (vq_vae's codebook transient; conv_vae_cartoon 4.1x, the others below 1.4x) and below 60
+    # nats per data dimension (docs/reliability.md); a blown-up run passes both by orders of magnitude.
+    divergence_factor: float = bounded_field(
+        1000.0, minimum=0.0, help="stop when a step's loss exceeds this many times the median |loss| of the "
+                                 "previous 64 steps (0: off)")
+    divergence_nats_per_dim: float = bounded_field(
+        1e4, minimum=0.0, help="stop when a step's (or the validation) loss, distortion or rate per image "
+                               "exceeds this many nats per data dimension (0: off)")
+    memory_limit_mb: int = bounded_field(
+        0, minimum=0, help="memory the process may use, for the estimate checked before training and "
+                           "evaluation (0: what the machine has available)")

@@ -8,79 +8,158 @@ never looks at a model's name: what differs between models lives in the model.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import shutil
 import sys
 import tempfile
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import keras
 import tensorflow as tf
 
 from zoo import io as zio
-from zoo.data import ImageData, eval_dataset, load_dataset, resolve_binarization, steps_per_epoch, train_dataset
+from zoo.data import (DataConfig, ImageData, eval_dataset, load_dataset, resolve_binarization, steps_per_epoch,
+                      train_dataset)
 from zoo.errors import ZooError
+from zoo.evaluation.eval_config import EvalConfig
 from zoo.likelihoods import is_binary
 from zoo.run_dir import RunDir, build_manifest
 from zoo.run_spec import RunSpec
 from zoo.saving import load_model, load_training_model
-from zoo.training.callbacks import DivergenceGuard, RunCheckpoint
+from zoo.training import memory
+from zoo.training.callbacks import DivergenceGuard, EpochLog, RunCheckpoint
 from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
                                   make_strategy, onednn_enabled, ops_run_one_at_a_time, serialise_ops,
                                   visible_gpus)
 from zoo.training.keras_private import layers_of, reset_step_functions, set_jit_compile
+from zoo.training.train_config import TrainConfig
 from zoo.training.training_model import TrainingModel
 
-# Fields a resumed run may change: how long and where it trains, and how it is scored.
+# Fields a re-run may change, besides the evaluation section: how long and where it trains, the divergence and
+# memory limits (they stop a run or refuse it, never change its numbers) and where the data is read from (its
+# checksums must match the manifest's). Any other change would make the run a different one.
 # (memory_budget_mb only decides whether images are held or streamed; the batches are the same.)
 RESUMABLE_CHANGES = {("train", "epochs"), ("train", "strategy"), ("train", "precision"), ("train", "deterministic"),
-                     ("data", "memory_budget_mb")}
+                     ("train", "divergence_factor"), ("train", "divergence_nats_per_dim"), ("train", "memory_limit_mb"),
+                     ("data", "memory_budget_mb"), ("data", "data_dir")}
+# The config dataclass of each section that has defaults: a config.json written before a field existed holds
+# the field's default.
+_SECTION_DEFAULTS = {"train": TrainConfig, "data": DataConfig, "evaluation": EvalConfig}
 
 
-def _config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    differences = []
-    for section in ("model", "train", "data"):
-        before, after = old.get(section, {}), new.get(section, {})
+def _with_defaults(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    config = _SECTION_DEFAULTS.get(section)
+    if config is None:
+        return dict(values)
+    defaults = {field.name: field.default for field in dataclasses.fields(config)}
+    return {**defaults, **values}
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], dict[str, list]]:
+    """What a re-run changes in a run's config: (refused, accepted). ``refused`` describes each change that
+    would make another run (``model.latent_dim: 16 → 3``); ``accepted`` maps each allowed one (``train.epochs``,
+    any ``evaluation`` field, ...) to [old, new]."""
+    refused, accepted = [], {}
+    for section in ("model", "train", "data", "evaluation"):
+        before = _with_defaults(section, old.get(section, {}))
+        after = _with_defaults(section, new.get(section, {}))
         for key in sorted(set(before) | set(after)):
-            if before.get(key) != after.get(key) and (section, key) not in RESUMABLE_CHANGES:
-                differences.append(f"{section}.{key}: {before.get(key)!r} → {after.get(key)!r}")
+            if before.get(key) == after.get(key):
+                continue
+            if section == "evaluation" or (section, key) in RESUMABLE_CHANGES:
+                accepted[f"{section}.{key}"] = [before.get(key), after.get(key)]
+            else:
+                refused.append(f"{section}.{key}: {before.get(key)!r} → {after.get(key)!r}")
     if old.get("class") != new.get("class"):
-        differences.append(f"class: {old.get('class')} → {new.get('class')}")
-    return differences
+        refused.append(f"class: {old.get('class')} → {new.get('class')}")
+    return refused, accepted
 
 
-def open_run(run: RunDir, spec: RunSpec, *, resume: bool, overwrite: bool, log: Callable[[str], None]) -> dict | None:
-    """Decides between a fresh run and a resumed one; returns the saved state to resume from.
+def _check_epochs(run: RunDir, spec: RunSpec, saved: dict[str, Any], state: dict[str, Any]) -> None:
+    """Refuses an --epochs that a re-run could not honour: fewer than trained, or more after early stopping."""
+    epochs, trained = spec.train.epochs, state["epoch"]
+    if epochs < trained:
+        raise ZooError(f"--epochs {epochs} is fewer than the {trained} epochs {run.root} has trained; give "
+                       f"--epochs {trained} or more, or --overwrite to start again")
+    if state.get("stopped_early") and epochs > _with_defaults("train", saved.get("train", {}))["epochs"]:
+        patience = _with_defaults("train", saved.get("train", {}))["early_stopping_patience"]
+        raise ZooError(f"{run.root} stopped early at epoch {trained} (no validation ELBO gain for {patience} "
+                       f"epochs), so --epochs {epochs} would not train it further; start again with --overwrite "
+                       "(or another --out) to train longer")
+
+
+def open_run(run: RunDir, spec: RunSpec, *, resume: bool, overwrite: bool,
+             log: Callable[[str], None]) -> tuple[dict | None, dict[str, list]]:
+    """Decides between a fresh run and a resumed one; returns the saved state to resume from (None: a fresh
+    run) and the config changes the re-run makes (``config_changes``'s accepted ones, recorded by
+    ``record_start`` once the data has loaded).
 
     Only a zoo run folder (``RunDir.is_zoo_run``) is reused or replaced, and ``--overwrite`` removes only zoo's
     files; a non-empty folder zoo did not make is refused untouched.
     """
+    if resume and overwrite:
+        raise ZooError("--resume continues the run in --out and --overwrite replaces it; give one of them")
     kind = run.kind()
     if kind == "foreign":
         raise run.not_zoo_error("replace" if overwrite else "write into")
+    if resume and not run.exists():
+        what = "an empty folder" if kind == "empty" else "no such folder" if kind == "absent" else "no config.json"
+        raise ZooError(f"--resume: there is no run to resume in {run.root} ({what}); check --out, or leave out "
+                       "--resume to start a new run")
     if kind == "zoo" and overwrite:
         log(f"--overwrite: replacing the zoo run in {run.root} (other files in it are kept)")
         run.remove_owned()
     run.prepare()
     run.mark({"recognised_from": "config.json"} if run.exists() else None)  # a run from before the marker
     if not run.exists():
-        if resume:
-            log(f"nothing to resume in {run.root}; starting a new run")
-        return None
+        return None, {}
     saved = run.read_json(run.config, "delete the folder or use --overwrite")
-    differences = _config_differences(saved, spec.to_dict())
-    if differences:
-        raise ZooError(f"{run.root} holds a run with a different config ({'; '.join(differences[:3])}); "
+    refused, accepted = config_changes(saved, spec.to_dict())
+    if refused:
+        raise ZooError(f"{run.root} holds a run with a different config ({'; '.join(refused[:3])}); "
                        "use --out for a new folder or --overwrite to replace it")
     if not run.state.exists():
         run.tidy(None)  # a run killed before its first epoch ended starts over
-        return None
+        return None, {}
     state = run.read_json(run.state, "delete the folder or use --overwrite")
     if not (run.checkpoints / state["checkpoint"]).exists():
         raise ZooError(f"{run.root}: checkpoint {state['checkpoint']} named by state.json is missing; "
                        "use --overwrite to start again")
+    _check_epochs(run, spec, saved, state)
     run.tidy(state)  # leftovers of a killed process: temporary files, unnamed checkpoints, a stale metrics.csv
-    return state
+    return state, accepted
+
+
+def start_record(from_epoch: int, changes: dict[str, list] | None = None) -> dict[str, Any]:
+    """One entry of the manifest's ``starts``: when, the command, the epoch it started after, what it changed."""
+    return {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": ["zoo", *sys.argv[1:]],
+            "from_epoch": from_epoch, "changes": changes or {}}
+
+
+def record_start(run: RunDir, spec: RunSpec, from_epoch: int, changes: dict[str, list]) -> None:
+    """Writes a re-run's config (``changes`` applied) to config.json and adds the start to the manifest."""
+    if changes:
+        zio.write_json(run.config, spec.to_dict())
+    if run.manifest.exists():
+        manifest = run.read_json(run.manifest, "use --overwrite to start again")
+        if changes:
+            manifest["config"] = spec.to_dict()
+        manifest["starts"] = [*manifest.get("starts", []), start_record(from_epoch, changes)]
+        zio.write_json(run.manifest, manifest)
+
+
+def check_same_data(run: RunDir, data: ImageData) -> None:
+    """A re-run reads the data the run was trained on: the checksums the manifest recorded."""
+    if not run.manifest.exists():
+        return
+    recorded = run.read_json(run.manifest, "use --overwrite to start again").get("dataset", {}).get("checksums")
+    if recorded and recorded != data.checksums:
+        differing = sorted(key for key in set(recorded) | set(data.checksums)
+                           if recorded.get(key) != data.checksums.get(key))
+        raise ZooError(f"the {data.name} data read now differs from the data {run.root} was trained on "
+                       f"(checksums of {', '.join(differing[:3])} differ from manifest.json's); point --data-dir at "
+                       "that data")
 
 
 def configure_determinism(seed: int, deterministic: bool) -> None:
@@ -167,7 +246,7 @@ def record_execution(run: RunDir, epoch: int, execution: dict[str, Any]) -> None
 
 
 def open_shared_run(run: RunDir, spec: RunSpec, strategy: tf.distribute.Strategy, *, resume: bool,
-                    overwrite: bool, log: Callable[[str], None]) -> dict | None:
+                    overwrite: bool, log: Callable[[str], None]) -> tuple[dict | None, dict[str, list]]:
     """``open_run`` for a cluster of workers sharing one run folder (a shared filesystem is assumed).
 
     Only the chief opens the folder (``--overwrite``, tidying, config check); then, after a barrier, every other
@@ -177,10 +256,10 @@ def open_shared_run(run: RunDir, spec: RunSpec, strategy: tf.distribute.Strategy
     """
     if not is_multi_worker(strategy):
         return open_run(run, spec, resume=resume, overwrite=overwrite, log=log)
-    chief, state, error = is_chief(strategy), None, None
+    chief, state, changes, error = is_chief(strategy), None, {}, None
     if chief:
         try:
-            state = open_run(run, spec, resume=resume, overwrite=overwrite, log=log)
+            state, changes = open_run(run, spec, resume=resume, overwrite=overwrite, log=log)
         except ZooError as failure:
             error = failure
     (chief_failed,) = all_workers_sum(strategy, [1.0 if error else 0.0])
@@ -206,7 +285,7 @@ def open_shared_run(run: RunDir, spec: RunSpec, strategy: tf.distribute.Strategy
         raise ZooError(f"the workers disagree on the state of {run.root} (epochs seen: mean {total / workers:g}, "
                        f"this worker {seen:g}); --strategy multi-worker needs --out on a filesystem shared by "
                        "all workers")
-    return state
+    return state, changes
 
 
 def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool = False,
@@ -225,8 +304,10 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
     before = _start_snapshot(run) if chief else None
     model = steps_before = None
     try:
-        state = open_shared_run(run, spec, strategy, resume=resume, overwrite=overwrite, log=log)
+        state, changes = open_shared_run(run, spec, strategy, resume=resume, overwrite=overwrite, log=log)
         data = load_dataset(spec.data)
+        if state is not None:
+            check_same_data(run, data)
         precision = apply_precision(spec.train.precision)
         configure_determinism(spec.train.seed, spec.train.deterministic)
 
@@ -239,6 +320,11 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
         steps_before = _optimizer_steps(model)
         binarization = resolve_binarization(spec.data.binarization, is_binary(model.zoo_model.config.likelihood))
 
+        epochs = spec.train.epochs
+        training = (state is None or state["epoch"] < epochs) and not (state or {}).get("stopped_early")
+        if training:
+            memory.check_training(model, spec)  # before anything is written
+        rerun = state is not None
         if state is None:
             state = {"epoch": 0, "checkpoint": None, "best": None, "best_epoch": None, "wait": 0, "history": [],
                      "stopped_early": False}
@@ -246,11 +332,15 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
                 zio.write_json(run.config, spec.to_dict())
                 manifest = build_manifest(spec.to_dict(), data.checksums, describe_devices(),
                                           strategy.__class__.__name__, precision)
-                manifest.update(binarization=binarization, parameters=int(model.zoo_model.count_params()))
+                manifest.update(binarization=binarization, parameters=int(model.zoo_model.count_params()),
+                                starts=[start_record(0)])
                 zio.write_json(run.manifest, manifest)
+        elif chief and (training or (changes and not evaluate)):
+            # Recorded before training (state.json will go past the old config's epochs); an evaluation-only
+            # re-run records its start once the evaluation has succeeded (below).
+            _record_rerun(run, spec, state["epoch"], changes, log)
 
-        epochs, batch = spec.train.epochs, spec.train.batch_size
-        if state["epoch"] < epochs and not state["stopped_early"]:
+        if training:
             # A non-chief worker's checkpoints, state and logs go to a scratch folder of its own, never to the run's.
             scratch = run if chief else RunDir(tempfile.mkdtemp(prefix="zoo-worker-"))
             try:
@@ -271,8 +361,17 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
         log("training done; the chief worker writes the run folder" + (" and evaluates" if evaluate else ""))
         return {}
     if evaluate:
-        return finish(run, data=data, log=log)
+        metrics = finish(run, data=data, log=log, spec=spec)
+        if rerun and not training:
+            _record_rerun(run, spec, state["epoch"], changes, log)
+        return metrics
     return {}
+
+
+def _record_rerun(run: RunDir, spec: RunSpec, from_epoch: int, changes: dict[str, list], log) -> None:
+    record_start(run, spec, from_epoch, changes)
+    for field, (old, new) in changes.items():
+        log(f"{field}: {old!r} → {new!r} (recorded in config.json)")
 
 
 def _start_snapshot(run: RunDir) -> tuple[list, set[str]] | None:
@@ -320,29 +419,30 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
     steps = steps_per_epoch(data.train, train_cfg.batch_size)
     train_data = train_dataset(data.train, batch_size=train_cfg.batch_size, seed=train_cfg.seed,
                                start_epoch=state["epoch"], epochs=train_cfg.epochs, binarization=binarization)
-    validation = eval_dataset(data.validation, batch_size=max(train_cfg.batch_size, 500),
+    validation = eval_dataset(data.validation, batch_size=memory.validation_batch_size(model, train_cfg.batch_size),
                               binarization=binarization, seed=0)
     execution = configure_fit(model, train_cfg, steps)
     if run.manifest.exists():  # a multi-worker helper's scratch folder has none
         record_execution(run, state["epoch"], execution)
-    guard = DivergenceGuard()
+    guard = DivergenceGuard.for_run(train_cfg, state)
     callbacks = [guard, RunCheckpoint(run, state, train_cfg.early_stopping_patience, guard),
-                 keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False)]
+                 keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False), EpochLog(guard, log=log)]
     log(f"training {spec.name} on {data.name}: {len(data.train.x)} train / {len(data.validation.x)} validation "
         f"images, {steps} steps per epoch ({model.steps_per_execution} per graph call, "
         f"{'XLA-compiled' if execution['xla_compiled'] else 'not XLA-compiled'}), epochs {state['epoch'] + 1}-{train_cfg.epochs}")
     model.fit(train_data, epochs=train_cfg.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
-              validation_data=validation, callbacks=callbacks, shuffle=False,
-              verbose=1 if sys.stdout.isatty() else 2)
+              validation_data=validation, callbacks=callbacks, shuffle=False, verbose=0)
     if guard.error is not None:
         raise guard.error
 
 
-def finish(run: RunDir, *, data: ImageData | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Turns the best checkpoint into ``model.keras`` (after ``model.finalize``), then evaluates it."""
+def finish(run: RunDir, *, data: ImageData | None = None, log: Callable[[str], None] = print,
+           spec: RunSpec | None = None) -> dict[str, Any]:
+    """Turns the best checkpoint into ``model.keras`` (after ``model.finalize``), then evaluates it with ``spec``'s
+    evaluation settings (default: the run's config.json)."""
     from zoo.evaluation.runner import evaluate_run
 
-    spec = RunSpec.from_dict(run.read_json(run.config, "use --overwrite to start again"))
+    spec = spec or RunSpec.from_dict(run.read_json(run.config, "use --overwrite to start again"))
     data = data or load_dataset(spec.data)
     model = load_model(run.best_checkpoint, spec.class_path)  # the zoo model inside the checkpoint
     binarization = resolve_binarization(spec.data.binarization, is_binary(model.config.likelihood))
