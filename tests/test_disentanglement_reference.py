@@ -1,6 +1,6 @@
 """zoo's disentanglement metrics reproduce disentanglement_lib 1.5's values on a stored fixture.
 
-tests/fixtures/disentanglement_reference.{npz,json} hold a few hundred codes and factors and the
+tests/fixtures/disentanglement_reference.json holds, for codes and factors regenerated here from fixture.py, the
 values disentanglement_lib (dlib) 1.5 computed, in its own venv, from them (its from-codes
 functions) and from benchmarks/disentanglement/fixture.py's data set (the sampling metrics at
 tiny sizes). They were written by ``python benchmarks/disentanglement/crosscheck.py
@@ -34,7 +34,6 @@ from zoo.evaluation.disentanglement import beta_vae_score, dci, factor_vae_score
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 REFERENCE = json.loads((FIXTURES / "disentanglement_reference.json").read_text())
-ARRAYS = dict(np.load(FIXTURES / "disentanglement_reference.npz"))
 TOLERANCE = REFERENCE["tolerance"]
 
 _spec = importlib.util.spec_from_file_location("dis_fixture", ROOT / "benchmarks" / "disentanglement" / "fixture.py")
@@ -59,6 +58,23 @@ class FixtureData(GroundTruthData):
 
     def observations(self, factors):
         return fixture.render(factors)
+
+
+def _fixture_arrays(seed: int = 2024) -> dict[str, np.ndarray]:
+    """The codes and factors the reference's from-codes values were computed on: the fixture data sampled with
+    RandomState(seed), as ``crosscheck.py --write-fixture`` samples them (exact arithmetic, so bit-identical),
+    plus the stored importance matrices."""
+    data, random_state, arrays = FixtureData(), np.random.RandomState(seed), {}
+    for representation in ("entangled", "collapsed"):
+        for split, count in (("train", 300), ("test", 150)):
+            factors, observations = data.sample(count, random_state)
+            arrays[f"{representation}_{split}_codes"] = fixture.REPRESENTATION_FUNCTIONS[representation](observations)
+            arrays[f"{representation}_{split}_factors"] = factors
+    arrays.update({name: np.asarray(matrix) for name, matrix in REFERENCE["importance_matrices"].items()})
+    return arrays
+
+
+ARRAYS = _fixture_arrays()
 
 
 def _assert_matches(zoo_scores, dlib_scores, what):

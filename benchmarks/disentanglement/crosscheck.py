@@ -479,8 +479,11 @@ def fixture_spec(npz_path):
 
 
 def write_fixture(args):
+    import tempfile
+
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    npz_path = FIXTURES / "disentanglement_reference.npz"
+    # The codes are derivable from fixture.py (the test regenerates them); only dlib's worker reads this file.
+    npz_path = Path(tempfile.mkdtemp()) / "disentanglement_reference.npz"
     arrays = fixture_arrays()
     np.savez_compressed(npz_path, **arrays)
     spec = fixture_spec(npz_path)
@@ -497,6 +500,8 @@ def write_fixture(args):
         "git_commit": commit, "git_dirty": dirty,
         "dlib_versions": dlib_out["versions"], "codes_digest": dlib_out["codes_digest"],
         "tolerance": TOLERANCE, "note": FIXTURE_NOTE,
+        "importance_matrices": {name: arrays[name].tolist() for name in
+                                ("importance_entangled", "importance_zero_row_and_column", "importance_all_zero")},
         "gin": {"discretizer.discretizer_fn": "@histogram_discretizer", "discretizer.num_bins": 20,
                 "prune_dims.threshold": 0.05},
         "from_codes": [{k: v for k, v in item.items()} for item in dlib_out["from_codes"]],
