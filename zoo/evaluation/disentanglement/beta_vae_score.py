@@ -33,14 +33,11 @@ values need the same scikit-learn in both environments.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from zoo.data.factors import GroundTruthData
-
-RepresentationFunction = Callable[[np.ndarray], np.ndarray]
+from zoo.evaluation.disentanglement.utils import RepresentationFunction
 
 
 def compute_beta_vae_score(

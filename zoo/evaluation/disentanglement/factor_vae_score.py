@@ -33,13 +33,10 @@ Two of disentanglement_lib's conventions are kept because they change the return
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from zoo.data.factors import GroundTruthData
-
-RepresentationFunction = Callable[[np.ndarray], np.ndarray]
+from zoo.evaluation.disentanglement.utils import RepresentationFunction
 
 # disentanglement_lib encodes the variance-estimation sample in chunks of this size whatever
 # ``batch_size`` is; the chunking is kept so a batch-size-sensitive encoder rounds the same.
