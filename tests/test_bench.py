@@ -298,3 +298,26 @@ def test_report_only_rewrites_the_results_from_existing_cells_without_running(tm
     assert outcome.ran == [] and outcome.failed == []
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["groups"][0]["metrics"]["elbo"]["mean"] == -99.0
+
+
+def test_a_cell_from_before_a_config_field_existed_counts_as_finished_only_at_that_fields_default():
+    from zoo.bench.runner import finished_for
+
+    budget = Budget(name="r", seeds=1, models=("vae",), experiments=False)
+    (cell,) = plan(budget, load_registry())
+    # A record written before data.labels and the guard fields existed: its spec lacks them.
+    old_spec = {**cell.outcome_spec, "data": {k: v for k, v in cell.outcome_spec["data"].items() if k != "labels"}}
+    old_record = {"status": "ok", "spec": old_spec, "fingerprint": cell.fingerprint_of(old_spec)}
+    assert old_record["fingerprint"] != cell.fingerprint
+    assert finished_for(old_record, cell)
+    relabelled = plan(Budget(name="r", seeds=1, models=("vae",), experiments=False,
+                             overrides={"*": {"data": {"labels": 100}}}), load_registry())[0]
+    assert not finished_for(old_record, relabelled)
+    # Guards (a divergence threshold) leave the fingerprint alone; a field that changes the numbers does not.
+    guarded = plan(Budget(name="r", seeds=1, models=("vae",), experiments=False,
+                          overrides={"*": {"train": {"divergence_factor": 50.0, "memory_limit_mb": 900}}}),
+                   load_registry())[0]
+    assert guarded.fingerprint == cell.fingerprint
+    faster = plan(Budget(name="r", seeds=1, models=("vae",), experiments=False,
+                         overrides={"*": {"train": {"learning_rate": 0.01}}}), load_registry())[0]
+    assert faster.fingerprint != cell.fingerprint

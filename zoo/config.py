@@ -23,11 +23,16 @@ def choice_field(default: str, choices: tuple[str, ...], help: str = "") -> Any:
 
 
 def bounded_field(default: Any, *, minimum: float | None = None, maximum: float | None = None,
-                  exclusive_minimum: bool = False, help: str = "") -> Any:
-    """A numeric field with an inclusive (or exclusive) lower bound and an upper bound."""
+                  exclusive_minimum: bool = False, help: str = "", guard: bool = False) -> Any:
+    """A numeric field with an inclusive (or exclusive) lower bound and an upper bound.
+
+    ``guard``: the field only stops or refuses a run (a divergence threshold, a memory limit) and never changes
+    the numbers of a run that finishes, so ``Config.outcome_dict`` leaves it out.
+    """
     return dataclasses.field(
         default=default,
-        metadata={"minimum": minimum, "maximum": maximum, "exclusive_minimum": exclusive_minimum, "help": help},
+        metadata={"minimum": minimum, "maximum": maximum, "exclusive_minimum": exclusive_minimum, "help": help,
+                  "guard": guard},
     )
 
 
@@ -66,6 +71,12 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def outcome_dict(self) -> dict[str, Any]:
+        """``to_dict`` without the guard fields: what decides the numbers of a finished run (bench cells are
+        reused when it matches, so adding a guard does not invalidate results computed before it existed)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if not f.metadata.get("guard")}
 
     def replace(self, **changes: Any):
         return self.from_dict({**self.to_dict(), **changes})

@@ -20,6 +20,19 @@ from zoo.training.train_config import TrainConfig
 SEARCH_KEYS = {"values", "min", "max", "log", "step"}
 
 
+def section_defaults() -> dict[str, dict[str, Any]]:
+    """Each config section's field defaults (those with one), as they appear in ``RunSpec.to_dict``."""
+    sections = {"train": TrainConfig, "data": DataConfig, "evaluation": EvalConfig}
+    return {name: {f.name: _plain_default(f) for f in dataclasses.fields(cls)
+                   if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+            for name, cls in sections.items()}
+
+
+def _plain_default(field: dataclasses.Field) -> Any:
+    value = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    return list(value) if isinstance(value, tuple) else value
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     name: str
@@ -50,6 +63,11 @@ class RunSpec:
             "data": self.data.to_dict(),
             "evaluation": self.evaluation.to_dict(),
         }
+
+    def outcome_dict(self) -> dict[str, Any]:
+        """``to_dict`` without guard fields (``Config.outcome_dict``)."""
+        return {**self.to_dict(), "train": self.train.outcome_dict(), "data": self.data.outcome_dict(),
+                "evaluation": self.evaluation.outcome_dict()}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "RunSpec":

@@ -50,7 +50,7 @@ from zoo.bench.worker import PARENT_ENV
 from zoo.errors import ZooError
 from zoo.evaluation.disentanglement.scores import HEADLINE_KEYS as DISENTANGLEMENT_KEYS
 from zoo.evaluation.latent_sources import LATENT_SOURCES
-from zoo.run_spec import merge_overrides
+from zoo.run_spec import merge_overrides, section_defaults
 
 SCHEMA = "zoo.bench/1"
 # Numbers aggregated over seeds (mean ± std); the record key they come from is in _flat_metrics.
@@ -77,9 +77,17 @@ class Cell:
     aliases: list[str] = dataclasses.field(default_factory=list)
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     spec: dict[str, Any] | None = None
+    # The resolved config without guard fields: what the fingerprint (and de-duplication) is taken over.
+    outcome_spec: dict[str, Any] | None = None
     error: str | None = None
     labelled: bool = False
+    classifier_settings: dict[str, Any] | None = None
     fingerprint: str = ""
+
+    def fingerprint_of(self, spec: Mapping[str, Any] | None) -> str:
+        """The hash that identifies a cell's result: its config, samplers and classifier settings."""
+        return _fingerprint({"schema": SCHEMA, "spec": spec, "sampling": self.sampling,
+                             "classifier": self.classifier_settings})
 
     @property
     def id(self) -> str:
@@ -97,6 +105,27 @@ class Cell:
 
 def _fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def finished_for(record: Mapping[str, Any], cell: Cell) -> bool:
+    """Whether a cell record was computed for ``cell``'s config: the same fingerprint, or the same once the
+    config fields added since the record was written are left out, where they hold their defaults (a field is
+    added with a default that keeps the old behaviour, so results from before it stay valid)."""
+    if record.get("fingerprint") == cell.fingerprint:
+        return True
+    recorded, current = record.get("spec"), cell.outcome_spec
+    if not isinstance(recorded, Mapping) or current is None:
+        return False
+    defaults = section_defaults()
+    trimmed = dict(current)
+    for section, fields in defaults.items():
+        if not isinstance(recorded.get(section), Mapping) or not isinstance(current.get(section), Mapping):
+            continue
+        added = set(current[section]) - set(recorded[section])
+        if any(current[section][name] != fields.get(name, object()) for name in added):
+            return False
+        trimmed[section] = {k: v for k, v in current[section].items() if k not in added}
+    return record.get("fingerprint") == cell.fingerprint_of(trimmed)
 
 
 # ---------------------------------------------------------------- planning
@@ -145,10 +174,11 @@ def plan(budget: Budget, registry, *, models: Sequence[str] | None = None, datas
             try:
                 spec = resolve(entry, overrides)
                 cell.spec = spec.to_dict()
+                cell.outcome_spec = spec.outcome_dict()
                 cell.labelled = spec.data.expected_num_classes > 0
             except ZooError as error:
                 cell.error = f"invalid configuration: {error}"
-            key = json.dumps(cell.spec, sort_keys=True) if cell.spec else f"invalid:{cell.id}"
+            key = json.dumps(cell.outcome_spec, sort_keys=True) if cell.spec else f"invalid:{cell.id}"
             if key in by_key:
                 first = by_key[key]
                 if variant.id != first.variant and variant.id not in first.aliases:
@@ -159,9 +189,8 @@ def plan(budget: Budget, registry, *, models: Sequence[str] | None = None, datas
             by_key[key] = cell
             cells.append(cell)
     for cell in cells:
-        classifier = budget.classifier_config() if cell.labelled else None
-        cell.fingerprint = _fingerprint({"schema": SCHEMA, "spec": cell.spec, "sampling": cell.sampling,
-                                         "classifier": classifier})
+        cell.classifier_settings = budget.classifier_config() if cell.labelled else None
+        cell.fingerprint = cell.fingerprint_of(cell.outcome_spec)
     return cells
 
 
@@ -340,8 +369,7 @@ def run_bench(budget: Budget, *, registry_file: str | None = None, models: Seque
                 log(f"{where}: INVALID: {cell.error}")
                 continue
             previous = _read(result_path)
-            if (not force and previous and previous.get("status") == "ok"
-                    and previous.get("fingerprint") == cell.fingerprint):
+            if not force and previous and previous.get("status") == "ok" and finished_for(previous, cell):
                 outcome.skipped.append(cell.id)
                 log(f"{where}: finished earlier, skipped (--force reruns it)")
                 continue

@@ -45,10 +45,10 @@ class TrainConfig(Config):
     # nats per data dimension (docs/reliability.md); a blown-up run passes both by orders of magnitude.
     divergence_factor: float = bounded_field(
         1000.0, minimum=0.0, help="stop when a step's loss exceeds this many times the median |loss| of the "
-                                 "previous 64 steps (0: off)")
+                                 "previous 64 steps (0: off)", guard=True)
     divergence_nats_per_dim: float = bounded_field(
         1e4, minimum=0.0, help="stop when a step's (or the validation) loss, distortion or rate per image "
-                               "exceeds this many nats per data dimension (0: off)")
+                               "exceeds this many nats per data dimension (0: off)", guard=True)
     memory_limit_mb: int = bounded_field(
         0, minimum=0, help="memory the process may use, for the estimate checked before training and "
-                           "evaluation (0: what the machine has available)")
+                           "evaluation (0: what the machine has available)", guard=True)
