@@ -10,7 +10,7 @@ export ZOO_DATA_DIR
 # Slow end-to-end tests (real training on MNIST) run in their own bounded step.
 SLOW_TIMEOUT ?= 900
 
-.PHONY: install train test test-fast test-slow docs docs-pages docs-serve perf-chart chromium clean
+.PHONY: install train test test-fast test-slow docs docs-pages docs-serve perf-chart screenshots chromium clean
 
 $(BIN)/zoo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ docs-serve: install
 # The charts of docs/performance.md (docs/assets/performance/*.png), redrawn from benchmarks/results/perf/.
 perf-chart: install
 	$(BIN)/python tools/docs/perf_chart.py
+
+# Full-page screenshots of the docs site of each commit in REFS (default HEAD), at 1280 and 390 px:
+# benchmarks/results/screenshots/<short-sha>/, e.g. make screenshots REFS="abc123 HEAD" (needs chromium).
+screenshots: install
+	$(BIN)/python tools/docs/screenshots.py $(foreach ref,$(REFS),--ref $(ref))
 
 # Debian's chromium for the docs browser test (tests/test_docs_site.py); CI runs this as root.
 chromium:

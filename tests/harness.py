@@ -8,10 +8,10 @@ metrics an entry reports.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import keras
@@ -60,8 +60,74 @@ def evaluate_entry(spec: RunSpec, count: int = 32) -> dict:
     return evaluate(model, images, labels, EvalConfig(iw_samples=16, iw_chunk=8, batch_size=16, figures=False))
 
 
-def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30) -> dict:
-    """Asserts the contract of a zoo model for the entry ``spec``; returns its evaluation metrics."""
+_RELOAD_SCRIPT = """
+import importlib, json, sys, traceback
+import numpy as np, keras
+import zoo.models
+for line in sys.stdin:
+    request = json.loads(line)
+    try:
+        importlib.import_module(request["module"])
+        model = keras.models.load_model(request["path"], safe_mode=True)
+        np.save(request["out"], model((np.load(request["inputs"]), np.load(request["labels"]))).numpy())
+        reply = {"ok": True}
+    except Exception:
+        reply = {"ok": False, "error": traceback.format_exc()}
+    print("RELOADED " + json.dumps(reply), flush=True)
+"""
+
+
+def _reload_env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # plugin modules stay importable
+
+
+def reload_in_fresh_process(module: str, path: Path, inputs: Path, labels: Path, out: Path) -> None:
+    """Loads ``path`` (Keras safe mode) in a new Python process that imports only zoo.models and ``module``."""
+    request = json.dumps({"module": module, "path": str(path), "inputs": str(inputs), "labels": str(labels),
+                          "out": str(out)})
+    result = subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT], input=request + "\n", cwd=REPO_ROOT,
+                            capture_output=True, text=True, env=_reload_env(), check=True)
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("RELOADED ")]
+    reply = json.loads(line.removeprefix("RELOADED "))
+    assert reply["ok"], reply["error"]
+
+
+class Reloader:
+    """One reloading process for many models (the conformance suite's 21 entries would otherwise pay for 21
+    TensorFlow start-ups). It shares nothing with the test process: each model comes back from its file alone."""
+
+    def __init__(self):
+        import tempfile
+
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen([sys.executable, "-c", _RELOAD_SCRIPT], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=REPO_ROOT,
+                                        env=_reload_env())
+
+    def __call__(self, module: str, path: Path, inputs: Path, labels: Path, out: Path) -> None:
+        request = {"module": module, "path": str(path), "inputs": str(inputs), "labels": str(labels),
+                   "out": str(out)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith("RELOADED "):
+                reply = json.loads(line.removeprefix("RELOADED "))
+                assert reply["ok"], reply["error"]
+                return
+        self.log.seek(0)
+        raise AssertionError(f"the reloading process exited (code {self.process.wait()}): {self.log.read()[-3000:]}")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.log.close()
+
+
+def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30, reload=None) -> dict:
+    """Asserts the contract of a zoo model for the entry ``spec``; returns its evaluation metrics.
+
+    ``reload(module, model_path, inputs, labels, out)`` loads the saved model in another process and writes its
+    reconstructions to ``out``: by default a fresh process; ``Reloader`` serves many entries from one."""
     image_shape, num_classes = spec.data.expected_image_shape, spec.data.expected_num_classes
     config = spec.model_config(image_shape, num_classes)
     cls = spec.model_class()
@@ -109,15 +175,8 @@ def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30) -> dict:
     np.save(tmp_path / "inputs.npy", images[:4])
     np.save(tmp_path / "labels.npy", labels[:4])
     expected = model((images[:4], labels[:4])).numpy()
-    script = textwrap.dedent(f"""
-        import numpy as np, keras
-        import zoo.models, {cls.__module__}
-        model = keras.models.load_model({str(path)!r}, safe_mode=True)
-        x = np.load({str(tmp_path / 'inputs.npy')!r}); y = np.load({str(tmp_path / 'labels.npy')!r})
-        np.save({str(tmp_path / 'reloaded.npy')!r}, model((x, y)).numpy())
-    """)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # plugin modules stay importable
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
+    (reload or reload_in_fresh_process)(cls.__module__, path, tmp_path / "inputs.npy", tmp_path / "labels.npy",
+                                         tmp_path / "reloaded.npy")
     np.testing.assert_allclose(np.load(tmp_path / "reloaded.npy"), expected, atol=1e-5)
 
     # Prior samples are images in [0, 1]; conditional models sample the requested class.

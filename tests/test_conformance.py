@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from harness import run_model_test
+from harness import Reloader, run_model_test
 from zoo.registry import load_registry
 from zoo.run_spec import resolve
 
 REGISTRY = load_registry()
 
 
+@pytest.fixture(scope="module")
+def reloader():
+    process = Reloader()
+    yield process
+    process.close()
+
+
 @pytest.mark.parametrize("name", REGISTRY.names())
-def test_registered_model_conforms(name, tmp_path):
-    run_model_test(resolve(REGISTRY.get(name)), tmp_path)
+def test_registered_model_conforms(name, tmp_path, reloader):
+    run_model_test(resolve(REGISTRY.get(name)), tmp_path, reload=reloader)

@@ -3,8 +3,9 @@ render in a real browser (headless Chromium): their tables are there and every i
 
 The browser test serves the built site with `python -m http.server` on 127.0.0.1 and drives Chromium
 through the DevTools protocol over `--remote-debugging-pipe` (file descriptors 3 and 4, no extra
-package): for each comparison page it navigates, waits until the document and every image have
-finished loading, then reads the tables and each image's `complete && naturalWidth > 0` in the page.
+package; the client is tools/docs/browser.py): for each comparison page it navigates, waits until
+the document and every image have finished loading, then reads the tables and each image's
+`complete && naturalWidth > 0` in the page.
 Full-page screenshots of two comparison pages are saved under build/test-artifacts/ (or
 $ZOO_TEST_ARTIFACTS). CI installs Debian's chromium (.ci/run); without it the test is skipped locally.
 """
@@ -22,165 +23,9 @@ from pathlib import Path
 
 import docs_pages  # tools/docs/: the repository's docs tooling, on pytest's pythonpath
 import pytest
+from browser import CHROMIUM_CANDIDATES, Chromium, find_chromium  # noqa: F401  (tools/docs/browser.py)
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]
-# Evaluated in each page: resolves once the document and all its images are loaded (or 20 s passed).
-CHECK_PAGE = """
-(async () => {
-  const deadline = Date.now() + 20000;
-  while (document.readyState !== "complete" && Date.now() < deadline) {
-    await new Promise(r => setTimeout(r, 50));
-  }
-  const content = document.querySelector(".md-content") || document.body;
-  const images = Array.from(content.querySelectorAll("img"));
-  await Promise.all(images.map(img => img.complete ? null : new Promise(r => {
-    img.addEventListener("load", r); img.addEventListener("error", r); setTimeout(r, Math.max(0, deadline - Date.now()));
-  })));
-  const tables = Array.from(content.querySelectorAll("table"));
-  return JSON.stringify({
-    title: document.title,
-    tables: tables.length,
-    table_rows: tables.map(t => t.querySelectorAll("tbody tr").length),
-    images: images.length,
-    broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src")),
-    raw_markdown_tables: (content.innerText.match(/\|\s*---/g) || []).length,
-    height: Math.ceil(document.documentElement.scrollHeight),
-    // The page itself must not scroll sideways (wide tables scroll inside their own box).
-    overflow_x: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    // A figure drawn smaller than its pixels must be one click away from full size.
-    shrunk_unlinked: images.filter(i => i.naturalWidth > i.clientWidth + 1 && !i.closest("a"))
-                           .map(i => i.getAttribute("src")),
-  });
-})()
-"""
-
-
-class Chromium:
-    """Headless Chromium driven over the DevTools protocol on a pipe (fd 3: commands in, fd 4: out)."""
-
-    def __init__(self, executable: str, profile: Path):
-        import fcntl
-
-        self._commands_read, self._commands_write = os.pipe()
-        self._events_read, self._events_write = os.pipe()
-
-        def child_fds():
-            high_in = fcntl.fcntl(self._commands_read, fcntl.F_DUPFD, 10)
-            high_out = fcntl.fcntl(self._events_write, fcntl.F_DUPFD, 10)
-            os.dup2(high_in, 3)
-            os.dup2(high_out, 4)
-
-        self.process = subprocess.Popen([executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                                         "--remote-debugging-pipe", "about:blank"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        preexec_fn=child_fds, close_fds=False)
-        os.close(self._commands_read)
-        os.close(self._events_write)
-        self._buffer = b""
-        self._next_id = 0
-        self._events: list[dict] = []
-
-    def _read_message(self, timeout: float) -> dict:
-        import select
-
-        deadline = time.monotonic() + timeout
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self._events_read], [], [], max(left, 0))
-            if not ready:
-                raise TimeoutError("no message from Chromium")
-            chunk = os.read(self._events_read, 1 << 20)
-            if not chunk:
-                raise RuntimeError(f"Chromium closed the pipe: {self.process.stderr.read()[-2000:]!r}")
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 60) -> dict:
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._commands_write, json.dumps(message).encode() + b"\0")
-        while True:
-            reply = self._read_message(timeout)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self._events.append(reply)
-
-    def wait_event(self, method: str, session: str, timeout: float = 60) -> dict:
-        for index, event in enumerate(self._events):
-            if event.get("method") == method and event.get("sessionId") == session:
-                return self._events.pop(index)
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self._read_message(max(deadline - time.monotonic(), 0.01))
-            if event.get("method") == method and event.get("sessionId") == session:
-                return event
-            self._events.append(event)
-
-    def open(self, width: int = 1280) -> str:
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self.send("Page.enable", session=session)
-        self.resize(session, width)
-        return session
-
-    def resize(self, session: str, width: int) -> None:
-        self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1,
-                                                         "mobile": width < 600}, session=session)
-
-    def check(self, session: str, url: str) -> dict:
-        self._events.clear()
-        self.send("Page.navigate", {"url": url}, session=session)
-        self.wait_event("Page.loadEventFired", session, timeout=90)
-        result = self.send("Runtime.evaluate", {"expression": CHECK_PAGE, "awaitPromise": True,
-                                                "returnByValue": True}, session=session, timeout=90)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{url}: {result['exceptionDetails']}")
-        return json.loads(result["result"]["value"])
-
-    def screenshot(self, session: str, path: Path, height: int) -> None:
-        import base64
-
-        self.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": min(max(height, 900), 12000),
-                                                         "deviceScaleFactor": 1, "mobile": False}, session=session)
-        data = self.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
-        path.write_bytes(base64.b64decode(data))
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=10)
-        except (OSError, RuntimeError, TimeoutError):
-            pass
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for fd in (self._commands_write, self._events_read):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def find_chromium() -> str | None:
-    configured = os.environ.get("ZOO_CHROMIUM")
-    if configured:
-        return configured
-    for name in CHROMIUM_CANDIDATES:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def free_port() -> int:
@@ -277,11 +122,17 @@ def test_comparison_pages_render_in_chromium(site, server, tmp_path):
                 browser.screenshot(session, artifacts / name, found["height"])
     finally:
         browser.close()
+    def without_results(page: str) -> bool:
+        html = (site / page.strip("/") / "index.html").read_text()
+        return any(s in html for s in ("No results yet", "No committed results yet", "uncommitted working tree"))
+
     for page, found in results.items():
-        assert found["tables"] >= 1 and all(rows >= 1 for rows in found["table_rows"]), (page, found)
+        if not without_results(page):
+            assert found["tables"] >= 1 and all(rows >= 1 for rows in found["table_rows"]), (page, found)
         assert found["raw_markdown_tables"] == 0, (page, "a Markdown table did not render")
         assert found["broken"] == [], (page, found["broken"])
-    if "No results yet" not in (site / "comparisons" / "ae-vs-vae" / "index.html").read_text():
+    assert not without_results("/comparisons/disentanglement/"), "the committed study is not shown"
+    if not without_results("/comparisons/ae-vs-vae/"):
         assert results["/comparisons/ae-vs-vae/"]["images"] >= 4
         assert sum(found["images"] for found in results.values()) >= 20
     for name in ("comparisons.png", "comparisons-ae-vs-vae.png"):
@@ -311,3 +162,42 @@ def test_no_page_scrolls_sideways_or_shrinks_an_unlinked_figure(site, server, tm
     finally:
         browser.close()
     assert not problems, problems
+
+
+def test_screenshot_of_a_built_site_has_the_asked_width(site, tmp_path):
+    """tools/docs/screenshots.py's capture step on an already-built site (no git): one page at 390 px gives a
+    PNG 390 px wide (read from its IHDR header)."""
+    import screenshots
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("Chromium is not installed (CI installs Debian's chromium; locally: apt-get install chromium)")
+    shots = screenshots.capture(site, tmp_path / "shots", pages=[("quickstart", "/quickstart/")], widths=[390],
+                                executable=executable, log=lambda message: None)
+    path = tmp_path / "shots" / "quickstart-390.png"
+    assert [shot.path for shot in shots] == [path] and path.stat().st_size > 10_000
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
+    assert int.from_bytes(header[16:20], "big") == 390
+    assert int.from_bytes(header[20:24], "big") >= 900
+
+
+def test_results_from_an_uncommitted_tree_are_not_published(tmp_path, capsys):
+    """A results set whose report or any finished cell names a `-dirty` (or no) commit gives pages that say
+    so instead of its numbers; the same set from a clean commit is shown."""
+    results = tmp_path / "standard"
+    shutil.copytree(docs_pages.DEFAULT_RESULTS, results)
+    payload = json.loads((results / "results.json").read_text())
+    ok_cells = [c for c in payload["cells"] if c.get("status") == "ok"]
+    payload["machine"]["git_commit"] = "0" * 40
+    for cell in payload["cells"]:
+        cell["git_commit"] = "1" * 40
+    (results / "results.json").write_text(json.dumps(payload))
+    shown = docs_pages.comparison_pages(results, tmp_path / "pages")
+    assert "## All models" in shown["index"] and "uncommitted" not in shown["index"]
+    ok_cells[-1]["git_commit"] = "1" * 40 + "-dirty"
+    (results / "results.json").write_text(json.dumps(payload))
+    refused = docs_pages.comparison_pages(results, tmp_path / "pages")
+    assert "## All models" not in refused["index"] and "-dirty" in refused["index"]
+    assert all("uncommitted working tree" in refused[e["id"]] for e in payload["experiments"])
+    assert "not publishing" in capsys.readouterr().out

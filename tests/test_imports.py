@@ -146,3 +146,20 @@ def test_list_and_help_do_not_import_tensorflow(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "HEAVY: []" in result.stdout, result.stdout[-3000:]
     assert "conv_vae_cartoon" in result.stdout and "Usage: zoo" in result.stdout
+
+
+def test_help_shows_what_to_type_not_python_types():
+    """Every command's --help names its values (N, X, PATH, RUN_DIR) instead of Typer's <int>, <str>, <bool>."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from zoo.cli import app
+
+    runner = CliRunner()
+    for command in ([], ["list"], ["train"], ["evaluate"], ["sample"], ["tune"], ["bench"]):
+        result = runner.invoke(app, [*command, "--help"], prog_name="zoo", env={"COLUMNS": "80"})
+        assert result.exit_code == 0, (command, result.output)
+        assert not re.findall(r"<[a-z\[\]]+>", result.output), (command, result.output)
+    evaluate = runner.invoke(app, ["evaluate", "--help"], prog_name="zoo", env={"COLUMNS": "80"}).output
+    assert "RUN_DIR" in evaluate and "--iw-samples" in evaluate and " N " in evaluate

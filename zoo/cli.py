@@ -456,7 +456,14 @@ def _readable_metavars(typer_app: typer.Typer) -> None:
             # Optional[int] -> int, list[str] -> str
             inner = next((a for a in typing.get_args(hints[parameter.name]) if a is not type(None)),
                          hints[parameter.name])
-            info.metavar = by_type.get(inner, parameter.name.rstrip("_").upper())
+            name = parameter.name.rstrip("_").upper()
+            # An argument is named for what it is (RUN_DIR), an option's value for its type (N, PATH).
+            info.metavar = name if isinstance(info, ArgumentInfo) else by_type.get(inner, name)
 
 
 _readable_metavars(app)
+# The help's type column repeats an argument's Python type (<str>, <path>) beside its name (NAME, RUN_DIR),
+# which already says what to type, and shows <bool> for flags that take no value (--help among them).
+_option_type_column = typer.core.TyperOption.display_type_rich
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None
+typer.core.TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else _option_type_column(self, ctx)

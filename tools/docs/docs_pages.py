@@ -438,27 +438,82 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
     return pages
 
 
+def unclean_commits(payload: Mapping[str, Any]) -> list[str]:
+    """The commits of a results set (its report and every finished cell) that do not name a committed tree:
+    ``…-dirty`` or unknown. Pages publish only results that someone can check out and rerun."""
+    commits = {payload.get("machine", {}).get("git_commit")}
+    commits |= {c.get("git_commit") for c in payload.get("cells", []) if c.get("status") == "ok"}
+    return sorted(c or "unknown" for c in commits if not c or c.endswith("-dirty"))
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+
+
+def _refused_pages(results_json: Path, unclean: Sequence[str], experiment_ids: set[str]) -> dict[str, str]:
+    """Placeholder pages for a results set computed from an uncommitted tree: its numbers are not shown."""
+    from zoo.bench.budgets import EXPERIMENTS
+
+    print(f"docs: not publishing {_shown(results_json)}: computed from an uncommitted tree ({', '.join(unclean)}); "
+          "rerun `zoo bench --budget standard` from a clean checkout, then `make docs-pages`")
+    why = (f"The committed results (`{_shown(results_json)}`) were computed from an uncommitted working tree "
+           f"(git {', '.join(f'`{c}`' for c in unclean)}), so nobody can check out the code that made them; "
+           "the site does not show them. `zoo bench --budget standard` from a clean checkout, then "
+           "`make docs-pages`, fills these pages.")
+    pages = {"index": "\n".join([GENERATED_NOTE.format(source=_shown(results_json)), "", "# Comparisons", "",
+                                 why, ""])}
+    for experiment in (e for e in EXPERIMENTS if e.id in experiment_ids):
+        pages[experiment.id] = "\n".join([GENERATED_NOTE.format(source=_shown(results_json)), "",
+                                          f"# {experiment.title}", "", experiment.summary, "", why, "",
+                                          *_planned_cells(experiment)])
+    return pages
+
+
 def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
-    """Page name -> Markdown for every comparison page (index first)."""
+    """Page name -> Markdown for every comparison page (index first). Results computed from an uncommitted
+    tree are not published: their pages say so and how to regenerate them."""
     from zoo.bench.budgets import BUDGETS, EXPERIMENTS
-    from zoo.bench.report import MAIN_COLUMNS, classifier_table, failures_table, group_table
 
     results_json = results / "results.json"
-    if not results_json.exists():
-        text = [GENERATED_NOTE.format(source="benchmarks/results/standard/results.json"), "", "# Comparisons", "",
-                f"No bench results found at `{results_json.relative_to(REPO) if results_json.is_relative_to(REPO) else results_json}`. "
-                "Run `zoo bench --budget standard`, then `make docs-pages`.", ""]
-        pages = {"index": "\n".join(text)}
-        for experiment in EXPERIMENTS:
-            pages[experiment.id] = "\n".join([f"# {experiment.title}", "", experiment.summary, "",
-                                              "No results yet: run `zoo bench --budget standard`.", ""])
-        return pages
-    payload = json.loads(results_json.read_text())
     assets = Assets(out_dir / "assets", results)
+    payload = json.loads(results_json.read_text()) if results_json.exists() else None
+    unclean = unclean_commits(payload) if payload else []
+    if payload is None:
+        pages = {"index": "\n".join([
+            GENERATED_NOTE.format(source=_shown(results_json)), "", "# Comparisons", "",
+            f"No bench results found at `{_shown(results_json)}`. Run `zoo bench --budget standard`, then "
+            "`make docs-pages`.", ""])}
+    elif unclean:
+        pages = _refused_pages(results_json, unclean, {e["id"] for e in payload.get("experiments", [])})
+    else:
+        pages = _main_pages(payload, assets)
+    for extra in STUDY_RESULTS:
+        if (extra / "results.json").exists():
+            study = json.loads((extra / "results.json").read_text())
+            if unclean_commits(study):
+                print(f"docs: not publishing {_shown(extra / 'results.json')}: computed from an uncommitted tree "
+                      f"({', '.join(unclean_commits(study))}); rerun its bench from a clean checkout")
+                continue
+            pages.update(_experiment_pages(study, Assets(out_dir / "assets", extra, prefix=extra.name,
+                                                         used=assets.used)))
+    for experiment in EXPERIMENTS:
+        if experiment.id not in pages:
+            budget = next((b.name for b in BUDGETS.values() if b.experiment_ids and experiment.id in b.experiment_ids
+                           and not set(b.experiment_ids) - {experiment.id}), "standard")
+            pages[experiment.id] = "\n".join([
+                GENERATED_NOTE.format(source="zoo/bench/budgets.py"), "", f"# {experiment.title}", "",
+                experiment.summary, "", f"No committed results yet: `zoo bench --budget {budget}` runs these cells, "
+                "then `make docs-pages` fills this page.", "", *_planned_cells(experiment)])
+    assets.prune()
+    return pages
+
+
+def _main_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, str]:
+    """The comparisons index (every model) and the experiments' pages of the main bench's results."""
+    from zoo.bench.report import MAIN_COLUMNS, classifier_table, failures_table, group_table
+
     groups = [g for g in payload["groups"]]
     figures = payload.get("figures", [])
-    pages: dict[str, str] = {}
-
     index = _header(payload, "Comparisons") + [
         "Every model of the registry and every experiment cell, trained and scored by `zoo bench`. "
         "Numbers are mean ± std over seeds; see [Benchmarks](../bench.md) for what each column means.", "",
@@ -478,24 +533,7 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
             link = assets(figure["path"])
             if link:
                 index += [linked_image(figure["title"], link), ""]
-    pages["index"] = "\n".join(index)
-
-    pages.update(_experiment_pages(payload, assets))
-    for extra in STUDY_RESULTS:
-        if (extra / "results.json").exists():
-            study = json.loads((extra / "results.json").read_text())
-            pages.update(_experiment_pages(study, Assets(out_dir / "assets", extra, prefix=extra.name,
-                                                         used=assets.used)))
-    for experiment in EXPERIMENTS:
-        if experiment.id not in pages:
-            budget = next((b.name for b in BUDGETS.values() if b.experiment_ids and experiment.id in b.experiment_ids
-                           and not set(b.experiment_ids) - {experiment.id}), "standard")
-            pages[experiment.id] = "\n".join([
-                GENERATED_NOTE.format(source="zoo/bench/budgets.py"), "", f"# {experiment.title}", "",
-                experiment.summary, "", f"No committed results yet: `zoo bench --budget {budget}` runs these cells, "
-                "then `make docs-pages` fills this page.", "", *_planned_cells(experiment)])
-    assets.prune()
-    return pages
+    return {"index": "\n".join(index), **_experiment_pages(payload, assets)}
 
 
 # ---------------------------------------------------------------- entry point
