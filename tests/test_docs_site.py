@@ -190,8 +190,8 @@ def test_results_from_an_uncommitted_tree_are_not_published(tmp_path, capsys):
     payload = json.loads((results / "results.json").read_text())
     ok_cells = [c for c in payload["cells"] if c.get("status") == "ok"]
     payload["machine"]["git_commit"] = "0" * 40
-    for cell in payload["cells"]:
-        cell["git_commit"] = "1" * 40
+    for record in [*payload["cells"], *payload["classifiers"].values()]:
+        record["git_commit"] = "1" * 40
     (results / "results.json").write_text(json.dumps(payload))
     shown = docs_pages.comparison_pages(results, tmp_path / "pages")
     assert "## All models" in shown["index"] and "uncommitted" not in shown["index"]

@@ -439,10 +439,12 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
 
 
 def unclean_commits(payload: Mapping[str, Any]) -> list[str]:
-    """The commits of a results set (its report and every finished cell) that do not name a committed tree:
-    ``…-dirty`` or unknown. Pages publish only results that someone can check out and rerun."""
+    """The commits of a results set (its report, every finished cell and the bench's classifiers) that do not
+    name a committed tree, ``…-dirty`` or unknown. Pages publish only results that someone can check out and
+    rerun."""
     commits = {payload.get("machine", {}).get("git_commit")}
     commits |= {c.get("git_commit") for c in payload.get("cells", []) if c.get("status") == "ok"}
+    commits |= {c.get("git_commit") for c in (payload.get("classifiers") or {}).values() if c}
     return sorted(c or "unknown" for c in commits if not c or c.endswith("-dirty"))
 
 
