@@ -175,12 +175,15 @@ class RunDir:
 
 
 def git_commit() -> str | None:
-    """The commit of the zoo source tree, with '-dirty' when it has uncommitted changes."""
+    """The commit of the zoo source tree, with '-dirty' when it has uncommitted changes. Changes under
+    benchmarks/results/ do not count: that is where `zoo bench` writes, so a rerun bench rewrites tracked result
+    files of the very commit it runs."""
     source = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)benchmarks/results"], cwd=source,
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
