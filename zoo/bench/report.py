@@ -20,6 +20,7 @@ COLUMNS: dict[str, tuple[str, int]] = {
     "reconstruction_mse": ("recon. SSE", 2),
     "active_units": ("active units", 1),
     "latent_dim": ("latent", 0),
+    "classification_error": ("test error", 4),
     "parameters": ("parameters", 0),
     "epochs": ("epochs", 0),
     "train_images": ("train images", 0),

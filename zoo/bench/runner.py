@@ -56,7 +56,8 @@ SCHEMA = "zoo.bench/1"
 # Numbers aggregated over seeds (mean ± std); the record key they come from is in _flat_metrics.
 AGGREGATED = (
     "elbo", "distortion", "rate", "iwae", "bits_per_dim", "reconstruction_mse", "active_units", "latent_dim",
-    "parameters", "epochs", "train_images", "train_seconds", "fit_seconds", "eval_seconds", "wall_seconds",
+    "classification_error", "parameters", "epochs", "train_images", "train_seconds", "fit_seconds",
+    "eval_seconds", "wall_seconds",
     "cpu_seconds", "throughput", "peak_memory_mb", "sample_accuracy", "latent_empty_fraction", "code_std_mean",
     *(f"fid_{s}" for s in LATENT_SOURCES), *(f"class_entropy_{s}" for s in LATENT_SOURCES),
     *DISENTANGLEMENT_KEYS,
@@ -436,7 +437,7 @@ def flat_metrics(record: Mapping[str, Any]) -> dict[str, float | None]:
     latent = record.get("latent") or {}
     flat: dict[str, Any] = {key: metrics.get(key) for key in
                             ("elbo", "distortion", "rate", "iwae", "bits_per_dim", "reconstruction_mse",
-                             "active_units", "latent_dim")}
+                             "active_units", "latent_dim", "classification_error")}
     for key in ("parameters", "epochs", "train_images", "train_seconds", "fit_seconds", "eval_seconds",
                 "wall_seconds", "cpu_seconds", "throughput", "peak_memory_mb"):
         flat[key] = record.get(key)

@@ -1,0 +1,66 @@
+"""The reproducibility page (tools/docs/reproducibility.py): zoo's NLL beside the published numbers, and each
+target of the table judged from the numbers, not assumed."""
+
+from __future__ import annotations
+
+import json
+
+import reproducibility  # tools/docs/, on pytest's pythonpath
+
+
+def group(variant, iwae=None, std=None, n_ok=2, **metrics):
+    stats = {"iwae": {"mean": iwae, "std": std}} if iwae is not None else {}
+    stats.update({key: {"mean": value, "std": 0.0} for key, value in metrics.items()})
+    return {"variant": variant, "dataset": "mnist", "n_ok": n_ok, "iw_samples": 5000, "metrics": stats}
+
+
+def cell(variant):
+    return {"variant": variant, "status": "ok", "git_commit": "a" * 40, "created": "2026-12-02T00:00:00",
+            "spec": {"model": {"architecture": "mlp"}, "train": {"epochs": 100},
+                     "data": {"binarization": "dynamic"}}}
+
+
+def write(tmp_path, groups, classifier_accuracy=0.992, commit="a" * 40):
+    payload = {"budget": {"name": "reference", "epochs": 100}, "command": "zoo bench --budget reference",
+               "finished": "2026-12-02T01:00:00", "invocations": [],
+               "machine": {"git_commit": commit, "platform": "Linux", "cpus": 2, "python": "3.11",
+                           "versions": {}},
+               "classifiers": {"mnist": {"git_commit": "a" * 40, "test_accuracy": classifier_accuracy}},
+               "cells": [cell(g["variant"]) for g in groups], "groups": groups}
+    (tmp_path / "results.json").write_text(json.dumps(payload))
+    return tmp_path
+
+
+def target_rows(page):
+    table = page.split("## Targets", 1)[1]
+    return {line.split("|")[1].strip(): line.split("|")[3].strip() for line in table.splitlines()
+            if line.startswith("| `") or line.startswith("| best")}
+
+
+def test_targets_are_judged_from_the_numbers(tmp_path):
+    results = write(tmp_path, [group("vae", -86.9, 0.1), group("iwae", -85.50, 0.05), group("vamp", -85.9, 0.2),
+                               group("m2", -95.0, classification_error=0.105),
+                               group("cvae", -80.0, sample_accuracy=0.975),
+                               group("cvae_prior", -81.0, sample_accuracy=0.95)])
+    page = reproducibility.reproducibility_page(results)
+    rows = target_rows(page)
+    met = {key.split()[0]: value for key, value in rows.items()}
+    assert met["`iwae`"] == "yes"        # 85.50 <= 85.54
+    assert met["`vamp`"] == "no"         # 85.9 > 85.57
+    assert met["`m2`"] == "yes"          # 10.5 % <= 11.97 %
+    assert met["`cvae`"] == "yes" and met["`cvae_prior`"] == "no"
+    assert met["best"] == "no"           # the best, iwae at 85.50, is not below 84.58
+    assert "| `vae` | 86.90 ± 0.10 | 2 |" in page
+
+
+def test_a_weak_classifier_cannot_meet_the_sample_accuracy_target(tmp_path):
+    results = write(tmp_path, [group("cvae", -80.0, sample_accuracy=0.99)], classifier_accuracy=0.975)
+    rows = target_rows(reproducibility.reproducibility_page(results))
+    assert next(v for k, v in rows.items() if k.startswith("`cvae`")).startswith("no (classifier below")
+
+
+def test_results_from_an_uncommitted_tree_are_not_shown(tmp_path):
+    results = write(tmp_path, [group("vae", -86.9, 0.1)], commit="b" * 40 + "-dirty")
+    page = reproducibility.reproducibility_page(results)
+    assert "uncommitted tree" in page and "86.90" not in page
+    assert "| `vae` | not run |" in page and "86.76" in page  # the published numbers stay
