@@ -252,14 +252,14 @@ def diagnose(rows, runs, dlib_python):
 
 
 def git_state():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
-                                    check=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = "unknown", None
-    return commit, dirty
+    """The commit of the zoo source tree and whether it has uncommitted changes (zoo.run_dir.git_commit's rule:
+    untracked files and benchmarks/results/, where this script and zoo bench write, do not count)."""
+    from zoo.run_dir import git_commit
+
+    found = git_commit()
+    if found is None:
+        return "unknown", None
+    return found.removesuffix("-dirty"), found.endswith("-dirty")
 
 
 def zoo_versions():
