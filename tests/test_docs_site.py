@@ -12,6 +12,7 @@ $ZOO_TEST_ARTIFACTS). CI installs Debian's chromium (.ci/run); without it the te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,22 +53,30 @@ def site(tmp_path_factory):
     return target
 
 
-@pytest.fixture(scope="module")
-def server(site):
+@contextlib.contextmanager
+def serving(site: Path):
+    """``site`` over http.server on a free local port, once it answers; yields the base URL."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                                 "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    with serving(site) as base:
+        yield base
 
 
 def every_page(site: Path) -> list[str]:
@@ -201,3 +210,209 @@ def test_results_from_an_uncommitted_tree_are_not_published(tmp_path, capsys):
     assert "## All models" not in refused["index"] and "-dirty" in refused["index"]
     assert all("uncommitted working tree" in refused[e["id"]] for e in payload["experiments"])
     assert "not publishing" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- model cards and the home page's gallery
+
+
+def registry_entries() -> dict:
+    from zoo.registry import BUILTIN_REGISTRY, read_registry_file
+
+    return read_registry_file(BUILTIN_REGISTRY)
+
+
+def results_copy(target: Path, dirty: bool) -> Path:
+    """The committed standard results with every commit rewritten to a clean one (``dirty``: then one finished
+    cell's commit marked ``-dirty``), so that the tests see both states whatever the committed results are."""
+    shutil.copytree(docs_pages.DEFAULT_RESULTS, target)
+    payload = json.loads((target / "results.json").read_text())
+    payload["machine"]["git_commit"] = "0" * 40
+    for record in [*payload["cells"], *(payload.get("classifiers") or {}).values()]:
+        if record:
+            record["git_commit"] = "1" * 40
+    if dirty:
+        next(c for c in payload["cells"] if c.get("status") == "ok")["git_commit"] = "1" * 40 + "-dirty"
+    (target / "results.json").write_text(json.dumps(payload))
+    return target
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """The docs generated from a clean and from a withheld copy of the standard results: state -> (docs folder,
+    results folder)."""
+    out = {}
+    for state in ("clean", "withheld"):
+        root = tmp_path_factory.mktemp(state)
+        results = results_copy(root / "standard", dirty=state == "withheld")
+        shutil.copytree(REPO / "docs", root / "docs")
+        docs_pages.generate(root / "docs", results, log=lambda message: None)
+        out[state] = root / "docs", results
+    return out
+
+
+def gallery(home: str) -> str:
+    start, end = home.index(docs_pages.GALLERY_START), home.index(docs_pages.GALLERY_END)
+    return home[start:end]
+
+
+def linked_images(text: str) -> list[str]:
+    """The targets of the images that link to their own file (docs_pages.linked_image)."""
+    import re
+
+    return [m.group(2) for m in re.finditer(r"\[!\[[^\]]*\]\(([^)]+)\)\]\(([^)]+)\)", text) if m.group(1) == m.group(2)]
+
+
+def test_every_registry_entry_has_a_card_linked_from_the_catalogue_and_the_nav(site):
+    import re
+
+    entries = registry_entries()
+    catalogue = (REPO / "docs" / "models.md").read_text()
+    section = docs_pages.catalogue_nav()  # what the MkDocs hook puts under "Model catalogue"
+    assert section[0] == {"Overview": "models.md"}, section[0]
+    listed = {}
+    for item in section[1:]:
+        (family, pages), = item.items()
+        for page in pages:
+            (title, path), = page.items()
+            listed[path] = family
+    built = (site / "models" / "index.html").read_text()
+    for name, entry in entries.items():
+        card = REPO / "docs" / "models" / f"{name}.md"
+        assert card.read_text().startswith(docs_pages.GENERATED_NOTE.split("(")[0]), name
+        assert f"[`{name}`](models/{name}.md)" in catalogue, name
+        assert listed.get(f"models/{name}.md") == docs_pages.family_title(entry.family), (name, listed)
+        assert (site / "models" / name / "index.html").exists(), name
+        assert f'href="{name}/"' in built, name
+    assert not set(listed) - {f"models/{name}.md" for name in entries}, "the nav lists cards of no entry"
+    home = (site / "index.html").read_text()
+    assert "Likelihood bound" in home and not re.search(r">\s*More\s*<", home), "cards missing from the nav"
+    assert sorted(p.stem for p in (REPO / "docs" / "models").glob("*.md")) == sorted(entries)
+    # The committed home page carries the generated gallery block (test_generated_pages_are_current keeps it
+    # current), and the built one its section.
+    assert "## Gallery" in gallery((REPO / "docs" / "index.md").read_text())
+    assert 'id="gallery"' in (site / "index.html").read_text()
+
+
+def test_a_card_shows_its_measured_numbers_and_linked_figures(generated):
+    from zoo.bench.report import fmt
+
+    docs, results = generated["clean"]
+    payload = json.loads((results / "results.json").read_text())
+    measured = 0
+    for name, entry in registry_entries().items():
+        card = (docs / "models" / f"{name}.md").read_text()
+        assert card.count("## Measured") == 1 and "## Paper" in card and "## Preset" in card, name
+        assert f"zoo train {name} --dataset " in card and docs_pages._md(entry.description) in card, name
+        group = next((g for g in payload["groups"] if g["variant"] == name and g["n_ok"]), None)
+        if group is None:
+            assert "No measured numbers yet" in card, name
+            continue
+        measured += 1
+        assert "No measured numbers yet" not in card, name
+        key = "elbo" if (group["metrics"].get("elbo") or {}).get("mean") is not None else "distortion"
+        assert f"| {fmt(group['metrics'][key], 2)} |" in card, (name, key)
+        images = linked_images(card)
+        names = [Path(image).name for image in images]
+        assert names and names[0] in docs_pages.SAMPLE_FIGURES, (name, images)
+        assert "reconstructions.png" in names, (name, images)
+        for image in images:
+            assert image.startswith("assets/") and (docs / "models" / image).is_file(), (name, image)
+    assert measured >= 3, "the standard results hold too few registry entries to test the cards"
+
+
+def test_the_gallery_has_one_sample_grid_per_family_in_the_results(generated):
+    docs, results = generated["clean"]
+    payload = json.loads((results / "results.json").read_text())
+    entries = registry_entries()
+    with_results = [g["variant"] for g in payload["groups"] if g["variant"] in entries and g["n_ok"]]
+    families = list(dict.fromkeys(entries[name].family for name in entries if name in with_results))
+    block = gallery((docs / "index.md").read_text())
+    images = linked_images(block)
+    assert len(images) == len(families) >= 3, (families, images)
+    for image in images:
+        assert image.startswith("models/assets/") and (docs / image).is_file(), image
+    for family in families:
+        assert f"**{docs_pages.family_title(family)}**: [`" in block, family
+    shown = [line.split("](models/")[1].split(".md")[0] for line in block.splitlines() if line.startswith("-   **")]
+    assert sorted(entries[name].family for name in shown) == sorted(families), shown
+    # Only the block is generated: the hand-written page around it is the committed one.
+    committed = (REPO / "docs" / "index.md").read_text()
+    home = (docs / "index.md").read_text()
+    assert home.replace(block, "") == committed.replace(gallery(committed), "")
+
+
+def test_withheld_or_missing_results_give_cards_without_numbers(generated, tmp_path):
+    docs, results = generated["withheld"]
+    for name in registry_entries():
+        card = (docs / "models" / f"{name}.md").read_text()
+        measured = card[card.index("## Measured"):]
+        assert measured.count("No measured numbers yet") == 1, name
+        assert f"zoo bench --budget standard --models {name}" in measured, name
+        assert "uncommitted tree" in measured and not linked_images(card), name
+    block = gallery((docs / "index.md").read_text())
+    assert "No measured samples yet" in block and not linked_images(block)
+    assert not list((docs / "models").glob("assets/**/*.png")), "withheld figures were copied"
+    # No results at all: the same sentence, naming where they were looked for.
+    payload, why = docs_pages.published_results(tmp_path / "nothing")
+    assert payload is None and "no bench results" in why
+    card = docs_pages.model_card("vae", docs_pages._entries()["vae"], payload, why,
+                                 docs_pages.Assets(tmp_path / "assets", tmp_path / "nothing"))
+    assert card.count("No measured numbers yet") == 1 and not linked_images(card)
+
+
+def test_the_cards_and_the_comparisons_keep_their_own_figures(generated):
+    """Each assets folder is pruned on its own: after a second run over the same folder nothing changed, and
+    every figure either set of pages links to is there."""
+    docs, results = generated["clean"]
+    assert docs_pages.generate(docs, results, log=lambda message: None) == []
+    for folder in (docs / "models", docs / "comparisons"):
+        pages = list(folder.glob("*.md"))
+        images = [image for page in pages for image in linked_images(page.read_text())]
+        assert images, folder
+        for image in images:
+            assert (folder / image).is_file(), image
+    assert (docs / "comparisons" / "assets" / "cells").is_dir() and (docs / "models" / "assets" / "cells").is_dir()
+
+
+def test_cards_and_gallery_with_results_render_in_chromium(generated, tmp_path):
+    """The site built from the clean copy: the home page and every card at 1280 and 390 px, with their figures:
+    no sideways scroll, no broken image, no shrunk figure that is not a link to its file."""
+    import yaml
+
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e '.[docs]'")
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("Chromium is not installed (CI installs Debian's chromium; locally: apt-get install chromium)")
+    docs, _ = generated["clean"]
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text())
+    config["docs_dir"] = str(docs)
+    config["hooks"] = [str(REPO / hook) for hook in config["hooks"]]
+    for plugin in config["plugins"]:
+        if isinstance(plugin, dict) and "mkdocstrings" in plugin:
+            plugin["mkdocstrings"]["handlers"]["python"]["paths"] = [str(REPO)]
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "ZOO_DOCS_GENERATE": "0"}
+    env.pop("ZOO_DOCS_RESULTS", None)
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml"),
+                            "-d", str(site)], capture_output=True, text=True, env=env, timeout=600)
+    assert built.returncode == 0 and "WARNING" not in built.stderr, (built.stdout + built.stderr)[-4000:]
+    pages = ["/", "/models/"] + [f"/models/{name}/" for name in registry_entries()]
+    problems, images = {}, {}
+    with serving(site) as base:
+        for width in (1280, 390):
+            browser = Chromium(executable, tmp_path / f"profile-{width}")
+            try:
+                session = browser.open(width)
+                for page in pages:
+                    found = browser.check(session, f"{base}{page}")
+                    images[page] = found["images"]
+                    issues = {key: found[key] for key in ("broken", "shrunk_unlinked") if found[key]}
+                    if found["overflow_x"] > 0:
+                        issues["overflow_x"] = found["overflow_x"]
+                    if issues:
+                        problems[(width, page)] = issues
+            finally:
+                browser.close()
+    assert not problems, problems
+    assert images["/"] >= 3 and images["/models/vae/"] >= 2, images

@@ -18,7 +18,8 @@ P="$VENV/bin/pip"
 "$P" install -q --no-deps pythae
 "$P" install -q "numpy<2.3" scipy scikit-learn "pydantic>=2" imageio tqdm typing_extensions cloudpickle
 "$VENV/bin/python" - <<'PY'
+from importlib.metadata import version
 import torch, pythae
 from pythae.models import VAE, VAEConfig
-print("torch", torch.__version__, "cuda", torch.version.cuda, "pythae", pythae.__version__ if hasattr(pythae, "__version__") else "?")
+print("torch", torch.__version__, "cuda", torch.version.cuda, "pythae", version("pythae"))
 PY

@@ -3,7 +3,8 @@
 Protocol (stdin/stdout, one line each): the orchestrator writes "zoo", "hand" or "hand_xla", the worker
 trains STEPS steps (the zoo: the nearest multiple of its steps per graph call) and prints JSON
 {"who", "images_per_s", "seconds", "steps"}; "quit" ends it. Both contenders are built and
-warmed up (traced) before "ready" is printed.
+warmed up (traced) before "ready" is printed. "matmul" times a large float32 tf.matmul instead and prints
+{"who": "matmul_tf", "gflops", ...}, the matrix-product peak the FLOP fractions are taken against.
 """
 from __future__ import annotations
 
@@ -160,6 +161,20 @@ run_hand = hand_runner(tf.function(hand_step_fn))
 run_hand_xla = hand_runner(tf.function(hand_step_fn, jit_compile=True))
 
 
+def matmul_gflops(n=2048, seconds=1.0):
+    """Best float32 n×n tf.matmul rate (2·n³ FLOPs each) over ~``seconds`` of repeats: the machine's matrix-product
+    peak as this process's TensorFlow sees it (oneDNN, its default intra-op thread pool)."""
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    tf.matmul(a, b).numpy()  # warm-up
+    best, reps, start = 0.0, 0, time.perf_counter()
+    while reps < 3 or time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        tf.matmul(a, b).numpy()  # .numpy() waits for the product (a view of the CPU buffer, no copy)
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - t) / 1e9)
+        reps += 1
+    return {"gflops": best, "n": n, "reps": reps, "threads": tf.config.threading.get_intra_op_parallelism_threads()}
+
+
 for run, _ in zoo_runs.values():
     run(steps)  # warm-up: tracing
 run_hand(5)
@@ -170,6 +185,9 @@ for line in sys.stdin:
     if who == "quit":
         sys.stdout.flush()
         os._exit(0)
+    if who == "matmul":
+        print(json.dumps({"who": "matmul_tf", **matmul_gflops()}), flush=True)
+        continue
     runners = {"hand": (run_hand, steps), "hand_xla": (run_hand_xla, steps), **zoo_runs}
     run, done = runners[who]
     seconds = run(steps)

@@ -1,6 +1,11 @@
 """Generates the docs site's data-driven pages.
 
-- ``docs/models.md``: the model catalogue, from ``registry.yaml`` (resolved defaults, paper, search space);
+- ``docs/models.md``: the model catalogue, from ``registry.yaml``, one table per family;
+- ``docs/models/<name>.md``: one card per registry entry (what it is for, the paper's objective from the model
+  module's docstring, its preset and resolved config, and its measured numbers and seed-0 samples and
+  reconstructions from the standard results, figures copied to ``docs/models/assets/``);
+- the gallery block of ``docs/index.md`` (between its ``gallery:start`` / ``gallery:end`` markers; the rest of
+  that page is hand-written): one sample grid per model family from the standard results;
 - ``docs/cli.md``: the CLI reference, from the Typer app (its Click commands and parameters);
 - ``docs/bench.md``: the budgets and experiments of ``zoo bench``, from ``zoo.bench.budgets``;
 - ``docs/comparisons/*.md``: one page per experiment plus an overview, from the committed
@@ -45,55 +50,345 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-# ---------------------------------------------------------------- model catalogue
+# ---------------------------------------------------------------- model catalogue, model cards, gallery
+
+# docs/models/<name>.md is one card per registry entry; docs/models/assets/ holds the figures the cards and the
+# home page's gallery show (pruned on its own: docs/comparisons/assets/ is the comparison pages').
+CARDS_DIR = "models"
+GALLERY_START = "<!-- gallery:start"
+GALLERY_END = "<!-- gallery:end -->"
+# A card's sample grid: the first of these its seed-0 cell drew (one row per class for conditional models).
+SAMPLE_FIGURES = ("samples_by_class.png", "sample_grid_prior.png", "samples.png")
+CARD_CAPTIONS = {"samples_by_class.png": "Samples decoded from the prior, one row per requested class",
+                 "sample_grid_prior.png": "Samples decoded from the model's prior, z ~ p(z)",
+                 "samples.png": "Samples decoded from the model's prior",
+                 "reconstructions.png": "Test images (rows marked input) and their reconstructions (recon)"}
+CARD_COLUMNS = (("elbo", "ELBO (nats)"), ("iwae", "IWAE, k = {k} (nats)"), ("rate", "rate (nats)"),
+                ("distortion", "distortion (nats)"), ("active_units", "active units"),
+                ("sample_accuracy", "sample acc. (fraction)"), ("fid_prior", "FD p(z)"))
 
 
-def models_page() -> str:
-    import yaml
-
+def _entries() -> dict[str, tuple[Any, Any, Any]]:
+    """name -> (registry entry, resolved run spec, model config) of every built-in entry."""
     from zoo.registry import BUILTIN_REGISTRY, read_registry_file
     from zoo.run_spec import resolve
 
-    entries = read_registry_file(BUILTIN_REGISTRY)
+    resolved = {}
+    for name, entry in read_registry_file(BUILTIN_REGISTRY).items():
+        spec = resolve(entry)
+        resolved[name] = (entry, spec, spec.model_config(spec.data.expected_image_shape, spec.data.expected_num_classes))
+    return resolved
+
+
+def _families(entries: Mapping[str, tuple[Any, Any, Any]]) -> dict[str, list[str]]:
+    """family -> entry names, both in registry order."""
+    families: dict[str, list[str]] = {}
+    for name, (entry, _, _) in entries.items():
+        families.setdefault(entry.family or "other", []).append(name)
+    return families
+
+
+def catalogue_nav() -> list[dict[str, Any]]:
+    """The "Model catalogue" nav section: the overview, then each family's cards in registry order (the MkDocs
+    hook puts it in place, so a new registry entry needs no edit of mkdocs.yml)."""
+    from zoo.registry import BUILTIN_REGISTRY, read_registry_file
+
+    families: dict[str, list[str]] = {}
+    for name, entry in read_registry_file(BUILTIN_REGISTRY).items():
+        families.setdefault(entry.family or "other", []).append(name)
+    return [{"Overview": "models.md"},
+            *({family_title(family): [{name: f"models/{name}.md"} for name in names]}
+              for family, names in families.items())]
+
+
+def family_title(family: str) -> str:
+    """``likelihood bound`` -> ``Likelihood bound``; ``β family`` stays (an upper-case β reads as B)."""
+    return family[:1].upper() + family[1:] if family[:1].isascii() else family
+
+
+def family_anchor(family: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", family.replace("β", "beta").lower()).strip("-") or "other"
+
+
+def _network(model) -> str:
+    return (f"MLP {list(model.hidden_units)}" if model.architecture == "mlp" else
+            f"{model.architecture}: filters {list(model.conv_filters)}, strides {list(model.conv_strides)}, "
+            f"kernel {model.kernel_size}" if hasattr(model, "conv_filters") else model.architecture)
+
+
+def models_page(entries: Mapping[str, tuple[Any, Any, Any]] | None = None) -> str:
+    """The catalogue: one table per family, each row linking the entry's card."""
+    entries = _entries() if entries is None else entries
     lines = [GENERATED_NOTE.format(source="registry.yaml"), "", "# Model catalogue", "",
              "Every entry of the built-in `registry.yaml`: a model class plus the overrides of its config "
              "defaults (dataclass default < registry entry < CLI flag). `zoo list` prints the same, including "
              "plugin entries; [Adding a variant](adding-a-model.md) shows how to add one.", "",
-             "| name | class | default data | latent | architecture | likelihood | epochs | paper |",
-             "| --- | --- | --- | ---: | --- | --- | ---: | --- |"]
-    resolved = {}
-    for name, entry in entries.items():
-        spec = resolve(entry)
-        model = spec.model_config(spec.data.expected_image_shape, spec.data.expected_num_classes)
-        resolved[name] = (entry, spec, model)
-        lines.append(f"| [`{name}`](#{name}) | `{entry.class_path}` | {spec.data.name} | "
-                     f"{model.latent_dim} | {model.architecture} | {model.likelihood} | {spec.train.epochs} | "
-                     f"{_md(entry.paper)} |")
-    lines.append("")
-    for name, (entry, spec, model) in resolved.items():
-        network = (f"MLP {list(model.hidden_units)}" if model.architecture == "mlp" else
-                   f"conv filters {list(model.conv_filters)}, strides {list(model.conv_strides)}, "
-                   f"kernel {model.kernel_size}")
-        lines += [f"## `{name}`", "", entry.description, "",
-                  f"- **class**: `{entry.class_path}`",
-                  f"- **paper**: {entry.paper}",
-                  f"- **default dataset**: `{spec.data.name}` (images {list(spec.data.expected_image_shape)}, "
-                  f"{spec.data.expected_num_classes or 'no'} classes)",
-                  f"- **network**: {network}; latent {model.latent_dim}; {model.likelihood} likelihood"
-                  + (f"; β = {model.beta:g}" if hasattr(model, "beta") else ""),
-                  f"- **training**: {spec.train.epochs} epochs, batch {spec.train.batch_size}, Adam "
-                  f"{spec.train.learning_rate:g}, KL warm-up {spec.train.kl_warmup_epochs} epochs, "
-                  f"binarisation `{spec.data.binarization}`",
-                  f"- **evaluation**: IWAE k = {spec.evaluation.iw_samples}, active-unit threshold "
-                  f"{spec.evaluation.active_unit_threshold:g}", "",
-                  "Registry entry:", "", "```yaml",
-                  yaml.safe_dump({name: entry.to_yaml_dict()}, sort_keys=False, allow_unicode=True,
-                                 default_flow_style=None, width=100).rstrip(),
-                  "```", "",
-                  "Resolved model config (what `zoo train " + name + "` builds):", "", "```json",
-                  json.dumps(model.to_dict(), indent=None), "```", "",
-                  "```bash", f"zoo train {name} --dataset {spec.data.name}", "```", ""]
+             "Each name opens the entry's card: what the model is for and the paper's objective, its preset "
+             "(networks, likelihood, training settings, the registry entry and the resolved config), the "
+             "`zoo train` command and, from the committed `zoo bench` results, its measured numbers, samples "
+             "and reconstructions.", ""]
+    for family, names in _families(entries).items():
+        lines += [f"## {family_title(family)} {{#{family_anchor(family)}}}", "",
+                  "| name | what it is | default data | latent | network | likelihood | epochs | paper |",
+                  "| --- | --- | --- | ---: | --- | --- | ---: | --- |"]
+        for name in names:
+            entry, spec, model = entries[name]
+            lines.append(f"| [`{name}`]({CARDS_DIR}/{name}.md){{#{name}}} | {_md(entry.description)} | "
+                         f"{spec.data.name} | {model.latent_dim} | {_md(_network(model))} | {model.likelihood} | "
+                         f"{spec.train.epochs} | {_md(entry.paper)} |")
+        lines.append("")
     return "\n".join(lines)
+
+
+def _plain(text: str) -> str:
+    """Docstring prose as Markdown text: ``code`` becomes `code`, everything else is escaped (so that
+    z_{<i}, Σ_{i≠j} or a trailing {…} are shown as written, not read as emphasis, HTML or attributes)."""
+    import re
+
+    parts = re.split(r"``(.+?)``", text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            out.append(f"`{part}`")
+        else:
+            out.append(re.sub(r"([\\`*_{}\[\]#])", r"\\\1", part).replace("<", "&lt;").replace(">", "&gt;"))
+    return "".join(out)
+
+
+def _prose(paragraph: str) -> str:
+    """One docstring paragraph as Markdown: running text, a list (``- `` items) or an indented display
+    (its lines kept, as a quote)."""
+    lines = [line.rstrip() for line in paragraph.splitlines() if line.strip()]
+    if all(line.startswith("    ") for line in lines):
+        return "\n".join(f"> {_plain(line.strip())}" + ("  " if i < len(lines) - 1 else "")
+                         for i, line in enumerate(lines))
+    if lines[0].startswith("- "):
+        items: list[str] = []
+        for line in lines:
+            if line.startswith("- "):
+                items.append(line[2:].strip())
+            else:
+                items[-1] += " " + line.strip()
+        return "\n".join(f"- {_plain(item)}" for item in items)
+    return _plain(" ".join(line.strip() for line in lines))
+
+
+def _paragraphs(doc: str | None) -> list[str]:
+    import inspect
+    import re
+
+    return [p for p in re.split(r"\n[ \t]*\n", inspect.cleandoc(doc or "")) if p.strip()]
+
+
+def _model_text(entry) -> tuple[str, list[str], str]:
+    """(the class docstring's first paragraph, the module docstring's paragraph after its title (and the one it
+    introduces, when it ends with a colon), the module's file) of an entry's model class."""
+    cls = entry.model_class()
+    summary = _paragraphs(cls.__doc__)
+    module = sys.modules[cls.__module__]
+    paper = _paragraphs(module.__doc__)[1:3]
+    if paper and not paper[0].rstrip().endswith(":"):
+        paper = paper[:1]
+    source = Path(module.__file__).resolve()
+    return (_prose(summary[0]) if summary else "", [_prose(p) for p in paper],
+            str(source.relative_to(REPO) if source.is_relative_to(REPO) else cls.__module__))
+
+
+def published_results(results: Path) -> tuple[dict[str, Any] | None, str]:
+    """(payload, "") when the results in ``results`` may be shown; else (None, why not, as a phrase)."""
+    results_json = results / "results.json"
+    if not results_json.exists():
+        return None, f"there are no bench results at `{_shown(results_json)}`"
+    payload = json.loads(results_json.read_text())
+    if unclean_commits(payload):
+        return None, ("the committed standard results come from an uncommitted tree, so the site does not show "
+                      "them")
+    return payload, ""
+
+
+def _not_measured(name: str, why: str) -> str:
+    return (f"No measured numbers yet ({why}): `zoo bench --budget standard --models {name}` from a clean "
+            "checkout, then `make docs-pages`, fills this section.")
+
+
+def _main_group(name: str, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    return next((g for g in payload["groups"] if g["variant"] == name), None)
+
+
+def _seed0_cell(group: Mapping[str, Any], payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The group's seed-0 cell if it finished, else its first finished cell."""
+    cells = {c["id"]: c for c in payload["cells"]}
+    ok = [cells[i] for i in group["cells"] if cells.get(i, {}).get("status") == "ok"]
+    return next((c for c in ok if c.get("seed") == 0), ok[0] if ok else None)
+
+
+def _sample_figure(group: Mapping[str, Any] | None, payload: Mapping[str, Any], assets: Assets):
+    """(figure file name, asset link, cell) of a group's sample grid, or None."""
+    cell = _seed0_cell(group, payload) if group and group["n_ok"] else None
+    for figure in SAMPLE_FIGURES if cell else ():
+        link = assets(f"{cell['result_dir']}/figures/{figure}")
+        if link:
+            return figure, link, cell
+    return None
+
+
+def _measured(name: str, payload: Mapping[str, Any] | None, why: str, assets: Assets) -> list[str]:
+    """A card's "Measured" section: its groups' numbers in the standard results and its seed-0 figures."""
+    from zoo.bench.report import COLUMNS, fmt, seeds_cell
+
+    lines = ["## Measured", ""]
+    groups = [g for g in (payload or {}).get("groups", []) if g["variant"] == name or g.get("model") == name]
+    groups.sort(key=lambda g: g["variant"] != name)
+    if not groups:
+        return lines + [_not_measured(name, why or "the committed standard results have no cell of this entry"),
+                        ""]
+    main = groups[0]
+    k = payload["budget"]["iw_samples"]
+    columns = [(key, header.format(k=k)) for key, header in CARD_COLUMNS
+               if any((g["metrics"].get(key) or {}).get("mean") is not None for g in groups)]
+    lines += [f"From the committed `zoo bench --budget standard` results "
+              f"([all models side by side](../comparisons/index.md)): mean ± std over the seeds that finished "
+              "(`seeds`: finished / run). ELBO, IWAE bound, rate and distortion are nats per test image; active "
+              "units count the latent dimensions whose posterior mean varies over test images (Cov above the "
+              "threshold, Burda et al. 2015); sample acc. is the bench classifier's "
+              "accuracy on class-conditional samples; FD p(z) is the Fréchet distance of decoded prior samples "
+              "to test images in that classifier's features (lower is better).", ""]
+    lines += _training([main], payload)
+    lines += ["| cell, data set | seeds | " + " | ".join(header for _, header in columns) + " |",
+              "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
+    for group in groups:
+        label = "as registered" if group["variant"] == name else group["label"]
+        values = [fmt(group["metrics"].get(key), COLUMNS[key][1]) if group["n_ok"] else "failed"
+                  for key, _ in columns]
+        lines.append(f"| {_md(label)}, {group['dataset']} | {seeds_cell(group)} | " + " | ".join(values) + " |")
+    lines.append("")
+    cell = _seed0_cell(main, payload) if main["n_ok"] else None
+    if cell is None:
+        return lines + [f"Every seed of `{name}` failed in this run: the [failed cells](../comparisons/index.md"
+                        "#failed-cells) give the errors.", ""]
+    sample = _sample_figure(main, payload, assets)
+    figures = [(sample[0], sample[1])] if sample else []
+    reconstructions = assets(f"{cell['result_dir']}/figures/reconstructions.png")
+    if reconstructions:
+        figures.append(("reconstructions.png", reconstructions))
+    if figures:
+        lines += [f"### Seed {cell['seed']}: samples and reconstructions", ""]
+        for figure, link in figures:
+            title = FIGURE_TITLES.get(figure, figure.removesuffix(".png").replace("_", " "))
+            lines += [linked_image(f"{title} ({name}, seed {cell['seed']})", link), "",
+                      f"*{CARD_CAPTIONS.get(figure, title[:1].upper() + title[1:])}.*", ""]
+    train = (cell.get("command") or {}).get("train")
+    if train:
+        lines += [f"Reproduce the seed-{cell['seed']} cell:", "", "```bash", train, "```", ""]
+    return lines
+
+
+def _comparisons_with(name: str) -> list[str]:
+    """Links to the comparison pages whose cells train this entry."""
+    from zoo.bench.budgets import EXPERIMENTS
+
+    models = {v.id: v.model for e in EXPERIMENTS for v in e.variants}
+    pages = [f"[{e.title}](../comparisons/{e.id}.md)" for e in EXPERIMENTS
+             if any(v.model == name for v in e.variants) or any(models.get(u, u) == name for u in e.uses)]
+    return ["Comparison pages with this entry: " + ", ".join(pages) + ".", ""] if pages else []
+
+
+def model_card(name: str, resolved: tuple[Any, Any, Any], payload: Mapping[str, Any] | None, why: str,
+               assets: Assets, results: Path = DEFAULT_RESULTS) -> str:
+    """One entry's page: what it is, its paper, its preset and its measured numbers and figures."""
+    import yaml
+
+    entry, spec, model = resolved
+    summary, paper, source = _model_text(entry)
+    images = list(spec.data.expected_image_shape or [])
+    classes = spec.data.expected_num_classes
+    settings = [("class", f"`{entry.class_path}` ({source})"),
+                ("default dataset", f"`{spec.data.name}` (images {images}, {classes or 'no'} classes, "
+                                    f"binarisation `{spec.data.binarization}`)"),
+                ("latent", f"{model.latent_dim} dimensions"),
+                ("network", _network(model)),
+                ("likelihood", model.likelihood)]
+    if hasattr(model, "beta"):
+        settings.append(("β", f"{model.beta:g}"))
+    settings += [("epochs", str(spec.train.epochs)), ("batch", str(spec.train.batch_size)),
+                 ("learning rate", f"Adam {spec.train.learning_rate:g}"),
+                 ("KL warm-up", f"{spec.train.kl_warmup_epochs} epochs"),
+                 ("evaluation", f"IWAE k = {spec.evaluation.iw_samples}, active-unit threshold "
+                                f"{spec.evaluation.active_unit_threshold:g}")]
+    config = json.loads(json.dumps(model.to_dict()))
+    family = entry.family or "other"
+    lines = [GENERATED_NOTE.format(source=f"registry.yaml, {source} and {_shown(results / 'results.json')}"), "",
+             f"# `{name}`", "",
+             f"*{family_title(family)}* · [Model catalogue](../models.md#{family_anchor(family)})", "",
+             _md(entry.description), ""]
+    if summary:
+        lines += [summary, ""]
+    lines += ["## Paper", "", f"**{_md(entry.paper)}**", ""]
+    for paragraph in paper:
+        lines += [paragraph, ""]
+    lines += ["## Preset", "", "| setting | value |", "| --- | --- |",
+              *[f"| {key} | {_md(value)} |" for key, value in settings], "",
+              "```bash", f"zoo train {name} --dataset {spec.data.name}", "```", "",
+              "Registry entry:", "", "```yaml",
+              yaml.safe_dump({name: entry.to_yaml_dict()}, sort_keys=False, allow_unicode=True,
+                             default_flow_style=None, width=100).rstrip(), "```", "",
+              f"Resolved model config (what `zoo train {name}` builds):", "", "```yaml",
+              yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=None,
+                             width=100).rstrip(), "```", ""]
+    lines += _measured(name, payload, why, assets)
+    lines += _comparisons_with(name)
+    return "\n".join(lines)
+
+
+def gallery_block(entries: Mapping[str, tuple[Any, Any, Any]], payload: Mapping[str, Any] | None, why: str,
+                  assets: Assets, results: Path = DEFAULT_RESULTS) -> str:
+    """The home page's gallery (between its markers): per family, the sample grid of its entry whose prior samples
+    are closest to the test images (lowest FD p(z); without one, the first in registry order) in the standard
+    results, linked to full size and captioned with the model, linking its card."""
+    def fd(group):
+        return (group["metrics"].get("fid_prior") or {}).get("mean")
+
+    lines = [f"{GALLERY_START}: generated by tools/docs/docs_pages.py from {_shown(results / 'results.json')}; "
+             "edit the generator, not this block -->", "## Gallery", ""]
+    shown = []
+    for family, names in (_families(entries).items() if payload else ()):
+        candidates = []
+        for order, name in enumerate(names):
+            group = _main_group(name, payload)
+            found = _sample_figure(group, payload, assets)
+            if found:
+                candidates.append((fd(group) is None, fd(group) or 0.0, order, name, group, *found))
+        if candidates:
+            shown.append((family, *min(candidates)[3:]))
+    if not shown:
+        lines += [f"No measured samples yet ({why or 'the committed standard results have no sample grids'}): "
+                  "`zoo bench --budget standard` from a clean checkout, then `make docs-pages`, fills this "
+                  "gallery.", ""]
+    else:
+        lines += ["One sample grid per model family, decoded from the model's prior by the seed-0 cell of the "
+                  "committed `zoo bench --budget standard` results: of each family, the entry whose samples are "
+                  "closest to the test images (lowest Fréchet distance, FD p(z)). These are early-training "
+                  "snapshots (see [Comparisons](comparisons/index.md)); click a grid for full size, a name for "
+                  "the model's card.", "", '<div class="grid cards" markdown>', ""]
+        for family, name, group, figure, link, cell in shown:
+            title = FIGURE_TITLES.get(figure, figure.removesuffix(".png").replace("_", " "))
+            score = f"; FD p(z) {fd(group):.1f}" if fd(group) is not None else ""
+            lines += [f"-   **{family_title(family)}**: [`{name}`]({CARDS_DIR}/{name}.md)", "",
+                      f"    {linked_image(f'samples of {name} ({title})', f'{CARDS_DIR}/{link}')}", "",
+                      f"    *{_md(entries[name][0].description)} Seed {cell['seed']} after {cell['epochs']} "
+                      f"epochs; {title}{score}.*", ""]
+        lines += ["</div>", ""]
+    return "\n".join(lines + [GALLERY_END])
+
+
+def with_gallery(home: str, block: str) -> str | None:
+    """``home`` with the text between its gallery markers replaced by ``block``; None without markers."""
+    start, end = home.find(GALLERY_START), home.find(GALLERY_END)
+    if start < 0 or end < start:
+        return None
+    return home[:start] + block + home[end + len(GALLERY_END):]
 
 
 # ---------------------------------------------------------------- CLI reference
@@ -250,7 +545,8 @@ FIGURE_TITLES = {
 
 
 class Assets:
-    """Copies result figures under docs/comparisons/assets/, keeping track of what is still in use."""
+    """Copies result figures under an assets folder (docs/comparisons/assets/, docs/models/assets/), keeping track
+    of what is still in use; ``prune`` deletes the rest of that folder only."""
 
     def __init__(self, root: Path, results: Path, prefix: str = "", used: set | None = None):
         # ``prefix``: a sub-folder for the figures of another results folder; ``used`` is shared with its
@@ -374,9 +670,17 @@ def _commentary(experiment_id: str, groups: Sequence[Mapping[str, Any]]) -> list
             seeds = sorted({g["n_ok"] for g in scored})
             out.append(f"{best['label']} has the highest MIG ({mean(best, 'mig'):.3f}, DCI disentanglement "
                        f"{mean(best, 'dci_disentanglement'):.2f}) and {worst['label']} the lowest "
-                       f"({mean(worst, 'mig'):.3f}). With {' or '.join(map(str, seeds))} seed(s) per model and "
-                       "Locatello et al.'s finding that the random seed moves these scores as much as the method "
-                       "does, the order is not yet evidence that one method disentangles better.")
+                       f"({mean(worst, 'mig'):.3f}).")
+            runner_up = max((g for g in scored if g is not best), key=lambda g: mean(g, "mig"), default=None)
+            spread = (best["metrics"].get("mig") or {}).get("std")
+            if runner_up is not None and spread is not None:
+                gap = mean(best, "mig") - mean(runner_up, "mig")
+                out.append(f"Its lead over {runner_up['label']} ({mean(runner_up, 'mig'):.3f}) is {gap:.3f}, "
+                           f"{'more' if gap > spread else 'less'} than the standard deviation of its own seeds "
+                           f"({spread:.3f}).")
+            out.append(f"With {' or '.join(map(str, seeds))} seed(s) per model and Locatello et al.'s finding "
+                       "that the random seed moves these scores as much as the method does, the order is "
+                       "early-training evidence, not a ranking of the methods.")
     return [" ".join(out), ""] if out else []
 
 
@@ -430,12 +734,37 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
                 link = assets(figure["path"])
                 if link:
                     lines += [linked_image(figure["title"], link), ""]
+        if experiment.id == "disentanglement":
+            lines += _best_model_figures(members, payload, assets)
         table = _figure_table(members, experiment.run_figures, assets, payload)
         if table:
             lines += ["## Figures side by side", ""] + table
         lines += _reproduce(members, payload)
         pages[experiment.id] = "\n".join(lines)
     return pages
+
+
+def _best_model_figures(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any],
+                        assets: Assets) -> list[str]:
+    """The mutual-information heat map and factor traversals of the model with the highest mean MIG (its
+    seed-0 cell), full width."""
+    scored = [g for g in groups if ((g["metrics"].get("mig") or {}).get("mean")) is not None]
+    if not scored:
+        return []
+    best = max(scored, key=lambda g: g["metrics"]["mig"]["mean"])
+    cell = _seed0_cell(best, payload)
+    if cell is None:
+        return []
+    lines = [f"## The best model: {best['label']}", "",
+             f"The model with the highest mean MIG, seed {cell['seed']}: the normalised mutual information "
+             "between each latent dimension and each factor, then each factor's most informative dimension "
+             "traversed.", ""]
+    for figure, title in (("mi_heatmap.png", "I(z_d; factor) / H(factor)"),
+                          ("factor_traversals.png", "traversal of each factor's most informative z_d")):
+        link = assets(f"{cell['result_dir']}/figures/{figure}")
+        if link:
+            lines += [linked_image(f"{title} of {best['label']}", link), ""]
+    return lines
 
 
 def unclean_commits(payload: Mapping[str, Any]) -> list[str]:
@@ -542,17 +871,43 @@ def _main_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, str]:
 
 
 def generate(docs: Path = DOCS, results: Path = DEFAULT_RESULTS, log=print) -> list[Path]:
-    """Writes every generated page; returns the files that changed."""
+    """Writes every generated page (and the gallery block of ``docs/index.md``); returns the files that changed,
+    including stale model cards it removed."""
     changed = []
-    for name, builder in (("models.md", models_page), ("cli.md", cli_page), ("bench.md", bench_page)):
+    entries = _entries()
+    for name, builder in (("models.md", lambda: models_page(entries)), ("cli.md", cli_page),
+                          ("bench.md", bench_page)):
         if write_if_changed(docs / name, builder()):
             changed.append(docs / name)
+    cards = docs / CARDS_DIR
+    payload, why = published_results(results)
+    assets = Assets(cards / "assets", results)
+    for name, resolved in entries.items():
+        if write_if_changed(cards / f"{name}.md", model_card(name, resolved, payload, why, assets, results)):
+            changed.append(cards / f"{name}.md")
+    for stale in sorted(cards.glob("*.md")):
+        if stale.stem not in entries and stale.read_text().startswith(GENERATED_NOTE.split("(")[0]):
+            stale.unlink()
+            changed.append(stale)
+    home = docs / "index.md"
+    if home.exists():
+        text = with_gallery(home.read_text(), gallery_block(entries, payload, why, assets, results))
+        if text is None:
+            log(f"docs: {home.name} has no {GALLERY_START} … {GALLERY_END} markers; the gallery is left out")
+        elif write_if_changed(home, text):
+            changed.append(home)
+    assets.prune()
     comparisons = docs / "comparisons"
     for name, text in comparison_pages(results, comparisons).items():
         if write_if_changed(comparisons / f"{name}.md", text):
             changed.append(comparisons / f"{name}.md")
+    from reproducibility import reproducibility_page  # beside this file
+
+    if write_if_changed(comparisons / "reproducibility.md", reproducibility_page()):
+        changed.append(comparisons / "reproducibility.md")
     for path in changed:
-        log(f"docs: wrote {path.relative_to(docs.parent) if path.is_relative_to(docs.parent) else path}")
+        verb = "removed" if not path.exists() else "wrote"
+        log(f"docs: {verb} {path.relative_to(docs.parent) if path.is_relative_to(docs.parent) else path}")
     return changed
 
 

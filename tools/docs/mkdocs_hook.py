@@ -45,6 +45,10 @@ def on_config(config, **kwargs):
 
     if config.get("nav"):
         config["nav"][:] = [item for item in config["nav"] if keep(item)]
+        for item in config["nav"]:
+            # `Model catalogue: models.md` in mkdocs.yml becomes the overview plus every card, by family.
+            if isinstance(item, dict) and "Model catalogue" in item:
+                item["Model catalogue"] = docs_pages.catalogue_nav()
     return config
 
 
