@@ -173,7 +173,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         "metrics": {key: metrics.get(key) for key in (
             "elbo", "distortion", "rate", "iwae", "iw_samples", "kl_per_dim", "active_units", "code_variance",
             "latent_dim", "reconstruction_mse", "reconstruction_bce", "bits_per_dim", "num_examples", "likelihood",
-            "binarization", "epochs_trained", "best_epoch")},
+            "binarization", "epochs_trained", "best_epoch", "classification_error")},
         **disentanglement_record(metrics),
         "latent": latent_stats,
         "samples": samples,
