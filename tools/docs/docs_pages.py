@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 REPO = Path(__file__).resolve().parent.parent.parent
+# Imported here, at load time: the MkDocs hook loads this module with tools/docs/ on sys.path and takes it off
+# again before the build's events run.
+from reproducibility import reproducibility_page  # noqa: E402  (beside this file)
 DOCS = REPO / "docs"
 DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "standard"
 # Budgets whose experiments get their pages from their own results (the disentanglement study).
@@ -901,8 +904,6 @@ def generate(docs: Path = DOCS, results: Path = DEFAULT_RESULTS, log=print) -> l
     for name, text in comparison_pages(results, comparisons).items():
         if write_if_changed(comparisons / f"{name}.md", text):
             changed.append(comparisons / f"{name}.md")
-    from reproducibility import reproducibility_page  # beside this file
-
     if write_if_changed(comparisons / "reproducibility.md", reproducibility_page()):
         changed.append(comparisons / "reproducibility.md")
     for path in changed:
