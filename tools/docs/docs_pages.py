@@ -675,12 +675,13 @@ def _commentary(experiment_id: str, groups: Sequence[Mapping[str, Any]]) -> list
                        f"{mean(best, 'dci_disentanglement'):.2f}) and {worst['label']} the lowest "
                        f"({mean(worst, 'mig'):.3f}).")
             runner_up = max((g for g in scored if g is not best), key=lambda g: mean(g, "mig"), default=None)
-            spread = (best["metrics"].get("mig") or {}).get("std")
-            if runner_up is not None and spread is not None:
-                gap = mean(best, "mig") - mean(runner_up, "mig")
-                out.append(f"Its lead over {runner_up['label']} ({mean(runner_up, 'mig'):.3f}) is {gap:.3f}, "
-                           f"{'more' if gap > spread else 'less'} than the standard deviation of its own seeds "
-                           f"({spread:.3f}).")
+            spreads = [(g["metrics"].get("mig") or {}).get("std") for g in (best, runner_up or best)]
+            if runner_up is not None and None not in spreads:
+                gap, widest = mean(best, "mig") - mean(runner_up, "mig"), max(spreads)
+                out.append(f"Its lead over {runner_up['label']} ({mean(runner_up, 'mig'):.3f}) is {gap:.3f}; the "
+                           f"two models' seeds spread by {spreads[0]:.3f} and {spreads[1]:.3f} (standard "
+                           f"deviation), so the lead is {'larger' if gap > widest else 'within'} "
+                           f"{'than ' if gap > widest else ''}that spread.")
             out.append(f"With {' or '.join(map(str, seeds))} seed(s) per model and Locatello et al.'s finding "
                        "that the random seed moves these scores as much as the method does, the order is "
                        "early-training evidence, not a ranking of the methods.")
