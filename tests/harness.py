@@ -81,17 +81,6 @@ def _reload_env() -> dict:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # plugin modules stay importable
 
 
-def reload_in_fresh_process(module: str, path: Path, inputs: Path, labels: Path, out: Path) -> None:
-    """Loads ``path`` (Keras safe mode) in a new Python process that imports only zoo.models and ``module``."""
-    request = json.dumps({"module": module, "path": str(path), "inputs": str(inputs), "labels": str(labels),
-                          "out": str(out)})
-    result = subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT], input=request + "\n", cwd=REPO_ROOT,
-                            capture_output=True, text=True, env=_reload_env(), check=True)
-    (line,) = [line for line in result.stdout.splitlines() if line.startswith("RELOADED ")]
-    reply = json.loads(line.removeprefix("RELOADED "))
-    assert reply["ok"], reply["error"]
-
-
 class Reloader:
     """One reloading process for many models (the conformance suite's 21 entries would otherwise pay for 21
     TensorFlow start-ups). It shares nothing with the test process: each model comes back from its file alone."""
@@ -121,6 +110,15 @@ class Reloader:
         self.process.stdin.close()
         self.process.wait(timeout=60)
         self.log.close()
+
+
+def reload_in_fresh_process(module: str, path: Path, inputs: Path, labels: Path, out: Path) -> None:
+    """Loads ``path`` (Keras safe mode) in a new Python process that imports only zoo.models and ``module``."""
+    reloader = Reloader()
+    try:
+        reloader(module, path, inputs, labels, out)
+    finally:
+        reloader.close()
 
 
 def run_model_test(spec: RunSpec, tmp_path: Path, steps: int = 30, reload=None) -> dict:

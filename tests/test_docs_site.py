@@ -12,27 +12,19 @@ $ZOO_TEST_ARTIFACTS). CI installs Debian's chromium (.ci/run); without it the te
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import docs_pages  # tools/docs/: the repository's docs tooling, on pytest's pythonpath
 import pytest
-from browser import CHROMIUM_CANDIDATES, Chromium, find_chromium  # noqa: F401  (tools/docs/browser.py)
+from browser import Chromium, find_chromium  # tools/docs/browser.py
+from screenshots import serve  # tools/docs/screenshots.py
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_site(target: Path) -> subprocess.CompletedProcess:
@@ -53,29 +45,9 @@ def site(tmp_path_factory):
     return target
 
 
-@contextlib.contextmanager
-def serving(site: Path):
-    """``site`` over http.server on a free local port, once it answers; yields the base URL."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                                "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server(site):
-    with serving(site) as base:
+    with serve(site) as base:
         yield base
 
 
@@ -399,7 +371,7 @@ def test_cards_and_gallery_with_results_render_in_chromium(generated, tmp_path):
     assert built.returncode == 0 and "WARNING" not in built.stderr, (built.stdout + built.stderr)[-4000:]
     pages = ["/", "/models/"] + [f"/models/{name}/" for name in registry_entries()]
     problems, images = {}, {}
-    with serving(site) as base:
+    with serve(site) as base:
         for width in (1280, 390):
             browser = Chromium(executable, tmp_path / f"profile-{width}")
             try:

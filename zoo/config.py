@@ -27,7 +27,7 @@ def bounded_field(default: Any, *, minimum: float | None = None, maximum: float 
     """A numeric field with an inclusive (or exclusive) lower bound and an upper bound.
 
     ``guard``: the field only stops or refuses a run (a divergence threshold, a memory limit) and never changes
-    the numbers of a run that finishes, so ``Config.outcome_dict`` leaves it out.
+    the numbers of a run that finishes, so ``run_spec.outcome_of`` leaves it out.
     """
     return dataclasses.field(
         default=default,
@@ -72,11 +72,10 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
-    def outcome_dict(self) -> dict[str, Any]:
-        """``to_dict`` without the guard fields: what decides the numbers of a finished run (bench cells are
-        reused when it matches, so adding a guard does not invalidate results computed before it existed)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if not f.metadata.get("guard")}
+    @classmethod
+    def guard_fields(cls) -> set[str]:
+        """The fields that only stop or refuse a run (``bounded_field(guard=True)``)."""
+        return {f.name for f in dataclasses.fields(cls) if f.metadata.get("guard")}
 
     def replace(self, **changes: Any):
         return self.from_dict({**self.to_dict(), **changes})

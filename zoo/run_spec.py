@@ -20,6 +20,15 @@ from zoo.training.train_config import TrainConfig
 SEARCH_KEYS = {"values", "min", "max", "log", "step"}
 
 
+def outcome_of(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``RunSpec.to_dict`` without its guard fields: what decides the numbers of a finished run (bench cells
+    are reused when it matches, so adding or changing a guard does not invalidate results)."""
+    sections = {"train": TrainConfig, "data": DataConfig, "evaluation": EvalConfig}
+    return {key: ({k: v for k, v in value.items() if k not in sections[key].guard_fields()}
+                  if key in sections and isinstance(value, Mapping) else value)
+            for key, value in spec.items()}
+
+
 def section_defaults() -> dict[str, dict[str, Any]]:
     """Each config section's field defaults (those with one), as they appear in ``RunSpec.to_dict``."""
     sections = {"train": TrainConfig, "data": DataConfig, "evaluation": EvalConfig}
@@ -63,11 +72,6 @@ class RunSpec:
             "data": self.data.to_dict(),
             "evaluation": self.evaluation.to_dict(),
         }
-
-    def outcome_dict(self) -> dict[str, Any]:
-        """``to_dict`` without guard fields (``Config.outcome_dict``)."""
-        return {**self.to_dict(), "train": self.train.outcome_dict(), "data": self.data.outcome_dict(),
-                "evaluation": self.evaluation.outcome_dict()}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "RunSpec":

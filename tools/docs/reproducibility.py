@@ -35,11 +35,13 @@ def _nll(group: Mapping[str, Any] | None) -> tuple[float, float | None] | None:
 
 
 def _pm(value: tuple[float, float | None] | None, digits: int = 2, scale: float = 1.0) -> str:
+    """``mean ± std`` of a (mean, std) pair, scaled (100 for percent), as the bench's tables write it."""
+    from zoo.bench.report import fmt
+
     if value is None:
         return "–"
     mean, std = value
-    text = f"{mean * scale:.{digits}f}"
-    return text + (f" ± {std * scale:.{digits}f}" if std is not None else "")
+    return fmt({"mean": mean * scale, "std": None if std is None else std * scale}, digits)
 
 
 def _protocol(group: Mapping[str, Any], record: Mapping[str, Any], budget: Mapping[str, Any]) -> str:

@@ -50,7 +50,7 @@ from zoo.bench.worker import PARENT_ENV
 from zoo.errors import ZooError
 from zoo.evaluation.disentanglement.scores import HEADLINE_KEYS as DISENTANGLEMENT_KEYS
 from zoo.evaluation.latent_sources import LATENT_SOURCES
-from zoo.run_spec import merge_overrides, section_defaults
+from zoo.run_spec import merge_overrides, outcome_of, section_defaults
 
 SCHEMA = "zoo.bench/1"
 # Numbers aggregated over seeds (mean ± std); the record key they come from is in _flat_metrics.
@@ -78,8 +78,6 @@ class Cell:
     aliases: list[str] = dataclasses.field(default_factory=list)
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     spec: dict[str, Any] | None = None
-    # The resolved config without guard fields: what the fingerprint (and de-duplication) is taken over.
-    outcome_spec: dict[str, Any] | None = None
     error: str | None = None
     labelled: bool = False
     classifier_settings: dict[str, Any] | None = None
@@ -89,6 +87,11 @@ class Cell:
         """The hash that identifies a cell's result: its config, samplers and classifier settings."""
         return _fingerprint({"schema": SCHEMA, "spec": spec, "sampling": self.sampling,
                              "classifier": self.classifier_settings})
+
+    @property
+    def outcome_spec(self) -> dict[str, Any] | None:
+        """The resolved config without guard fields: what the fingerprint (and de-duplication) is taken over."""
+        return outcome_of(self.spec) if self.spec else None
 
     @property
     def id(self) -> str:
@@ -175,7 +178,6 @@ def plan(budget: Budget, registry, *, models: Sequence[str] | None = None, datas
             try:
                 spec = resolve(entry, overrides)
                 cell.spec = spec.to_dict()
-                cell.outcome_spec = spec.outcome_dict()
                 cell.labelled = spec.data.expected_num_classes > 0
             except ZooError as error:
                 cell.error = f"invalid configuration: {error}"
