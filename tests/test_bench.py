@@ -164,7 +164,7 @@ def test_classifier_is_above_chance_on_real_mnist(shared_data_dir):
     from zoo.data import DataConfig, load_dataset
 
     data = load_dataset(DataConfig(name="mnist", data_dir=str(shared_data_dir), validation_size=100))
-    model = train_classifier(data.train.x[:3000], data.train.y[:3000], 10, epochs=1)
+    model = train_classifier(data.train.x[:3000], data.train.y[:3000], 10, epochs=2)
     scorer = Scorer(model)
     accuracy = scorer.accuracy(to_unit(data.test.x[:2000]), data.test.y[:2000])
     assert accuracy > 0.7  # chance is 0.1

@@ -25,6 +25,7 @@ import yaml
 from zoo.config import Config, bounded_field
 from zoo.errors import ZooError, suggest
 from zoo.evaluation.latent_sources import LATENT_SOURCES
+from zoo.evaluation.sample_classifier import ARCHITECTURE as CLASSIFIER_ARCHITECTURE
 
 
 def safe_name(text: str) -> str:
@@ -102,8 +103,9 @@ class Budget(Config):
         return values
 
     def classifier_config(self) -> dict[str, Any]:
+        # The architecture is part of it: a changed network must not reuse a cached classifier.
         return {"epochs": self.classifier_epochs, "train_subset": self.classifier_train_subset,
-                "fid_samples": self.fid_samples}
+                "fid_samples": self.fid_samples, "architecture": CLASSIFIER_ARCHITECTURE}
 
 
 def load_budget(name_or_path: str) -> Budget:
@@ -342,7 +344,7 @@ BUDGETS: dict[str, Budget] = {
         epochs=8, train_subset=12000, validation_size=1000, test_subset=2000, iw_samples=100, seeds=2,
         # The scoring classifier on all training images: ~99 % test accuracy, so that a sample accuracy of
         # 0.97 measures the generator, not the classifier.
-        experiments=True, experiment_ids=CORE_EXPERIMENTS, classifier_epochs=8, classifier_train_subset=None,
+        experiments=True, experiment_ids=CORE_EXPERIMENTS, classifier_epochs=12, classifier_train_subset=None,
         fid_samples=2000,
         cell_timeout=1800.0,
         overrides={"vae-conv-fashion": {"data": {"train_subset": 4000, "test_subset": 500},
@@ -367,7 +369,7 @@ BUDGETS: dict[str, Budget] = {
         description="Every entry and experiment at the registry's own epochs on whole datasets, k = 1000, 3 seeds "
                     "(many hours on a CPU; use a GPU).",
         epochs=None, train_subset=None, validation_size=5000, test_subset=None, iw_samples=1000, seeds=3,
-        experiments=True, experiment_ids=CORE_EXPERIMENTS, classifier_epochs=10, classifier_train_subset=None, fid_samples=10000,
+        experiments=True, experiment_ids=CORE_EXPERIMENTS, classifier_epochs=15, classifier_train_subset=None, fid_samples=10000,
     ),
 }
 # Every MNIST entry of the built-in registry: the reproducibility table (docs/comparisons/reproducibility.md).
@@ -383,7 +385,7 @@ BUDGETS["reference"] = Budget(
                 "`full` budget's single vae cell, 350 epochs and the same bound, took 69 min); cells resume one "
                 "by one, so it can run over several sittings.",
     epochs=REFERENCE_EPOCHS, train_subset=None, validation_size=5000, test_subset=None, iw_samples=5000, seeds=2,
-    models=REFERENCE_MODELS, datasets=("mnist",), experiments=False, classifier_epochs=8,
+    models=REFERENCE_MODELS, datasets=("mnist",), experiments=False, classifier_epochs=15,
     classifier_train_subset=None, fid_samples=10000,
     overrides={"*": {"train": {"learning_rate_schedule": "cosine"}, "data": {"binarization": "dynamic"}},
                "ae": {"data": {"binarization": "auto"}},
