@@ -28,7 +28,8 @@ OUT = REPO / "docs" / "assets" / "performance"
 
 WIDTH_IN, DPI = 9.0, 100  # 900 px wide
 ZOO_COLOUR = "#3f51b5"  # the site's indigo
-COLOURS = {"zoo": ZOO_COLOUR, "hand_xla": "#607d8b", "hand": "#90a4ae", "pythae": "#e65100"}
+COLOURS = {"zoo": ZOO_COLOUR, "hand_xla": "#607d8b", "hand": "#90a4ae", "pythae": "#e65100",
+           "torch": "#ef6c00", "torch_compile": "#f57c00"}
 ARCH_TITLES = {"mlp": "MLP 784-512-512, latent 32", "conv": "conv net (4 conv blocks, 32/64/64/64 filters), latent 32"}
 TEXT, MUTED = "#212121", "#616161"
 
@@ -59,8 +60,10 @@ def throughput_chart(report: Mapping[str, Any], path: Path) -> None:
     """One panel per architecture: images/s of each contender (median bar, one dot per round), with
     the zoo ÷ contender ratio of medians written on each contender's bar."""
     archs = [arch for arch in ("mlp", "conv") if arch in report["results"]]
-    threads = report.get("pythae_threads", {})
-    height = 90 + 250 * len(archs)  # px
+    threads = {kind: report.get(f"{kind}_threads", {}) for kind in ("pythae", "torch", "torch_compile")}
+    names = {"pythae": "pythae", "torch": "plain PyTorch", "torch_compile": "torch.compile"}
+    contenders = 3 + sum(kind in report["results"][archs[0]]["median_images_per_s"] for kind in names)
+    height = 90 + (60 + 38 * contenders) * len(archs)  # px
     fig = Figure(figsize=(WIDTH_IN, height / DPI), dpi=DPI)
     rounds = len(report["results"][archs[0]]["images_per_s"]["zoo"])
     _header(fig, height, "Training throughput, images per second (higher is better)",
@@ -72,9 +75,10 @@ def throughput_chart(report: Mapping[str, Any], path: Path) -> None:
         res = report["results"][arch]
         med, samples = res["median_images_per_s"], res["images_per_s"]
         rows = [("zoo", "zoo"), ("hand_xla", "hand-written TF\n+ XLA"), ("hand", "hand-written TF")]
-        if "pythae" in med:
-            n = threads.get(arch)
-            rows.append(("pythae", f"pythae (PyTorch,\n{n} thread{'s' if n != 1 else ''})" if n else "pythae"))
+        for kind, name in names.items():
+            if kind in med:
+                n = threads[kind].get(arch)
+                rows.append((kind, f"{name}\n({n} thread{'s' if n != 1 else ''})" if n else name))
         rows = rows[::-1]  # zoo on top
         top = max(max(samples[key]) for key, _ in rows)
         for y, (key, _) in enumerate(rows):
