@@ -64,3 +64,20 @@ def test_results_from_an_uncommitted_tree_are_not_shown(tmp_path):
     page = reproducibility.reproducibility_page(results)
     assert "uncommitted tree" in page and "86.90" not in page
     assert "| `vae` | not run |" in page and "86.76" in page  # the published numbers stay
+
+
+def test_a_model_card_shows_its_reference_numbers_beside_the_published_ones(tmp_path):
+    results = write(tmp_path, [group("vamp", -85.31, 0.07), group("m2", -95.0, classification_error=0.105),
+                               group("cvae", -80.0, sample_accuracy=0.975)])
+    vamp = "\n".join(reproducibility.card_lines("vamp", results))
+    assert "## Reproduced" in vamp and "test NLL 85.31 ± 0.07 nats" in vamp and "2 seeds" in vamp
+    assert "85.57 nats (Tomczak & Welling 2018" in vamp and "85.79 nats (pythae" in vamp
+    assert "test classification error 10.50 ± 0.00 %" in "\n".join(reproducibility.card_lines("m2", results))
+    cvae = "\n".join(reproducibility.card_lines("cvae", results))
+    assert "(of p(x | y))" in cvae and "asked class 0.975" in cvae
+    assert reproducibility.card_lines("iwae", results) == []  # not run: no section
+
+
+def test_a_card_shows_nothing_from_an_uncommitted_tree(tmp_path):
+    results = write(tmp_path, [group("vamp", -85.31, 0.07)], commit="b" * 40 + "-dirty")
+    assert reproducibility.card_lines("vamp", results) == []

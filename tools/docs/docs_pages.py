@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 REPO = Path(__file__).resolve().parent.parent.parent
 # Imported here, at load time: the MkDocs hook loads this module with tools/docs/ on sys.path and takes it off
 # again before the build's events run.
-from reproducibility import reproducibility_page  # noqa: E402  (beside this file)
+from reproducibility import card_lines, reproducibility_page  # noqa: E402  (beside this file)
 DOCS = REPO / "docs"
 DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "standard"
 # Budgets whose experiments get their pages from their own results (the disentanglement study).
@@ -341,6 +341,7 @@ def model_card(name: str, resolved: tuple[Any, Any, Any], payload: Mapping[str, 
               yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=None,
                              width=100).rstrip(), "```", ""]
     lines += _measured(name, payload, why, assets)
+    lines += card_lines(name)
     lines += _comparisons_with(name)
     return "\n".join(lines)
 

@@ -61,6 +61,52 @@ def _conditional_entries() -> set[str]:
     return {name for name, entry in read_registry_file(BUILTIN_REGISTRY).items() if entry.family == "conditional"}
 
 
+def _shown_results(results: Path) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(payload, groups by variant) of committed, clean reference results; (None, {}) otherwise."""
+    from docs_pages import unclean_commits
+
+    if not (results / "results.json").exists():
+        return None, {}
+    payload = json.loads((results / "results.json").read_text())
+    if unclean_commits(payload):
+        return None, {}
+    return payload, {g["variant"]: g for g in payload.get("groups", [])}
+
+
+def card_lines(name: str, results: Path = RESULTS) -> list[str]:
+    """A model card's "Reproduced" section: the entry's reference-budget numbers beside the published ones;
+    empty while the reference results have no finished cell of it."""
+    payload, groups = _shown_results(results)
+    group = groups.get(name)
+    if not group or not group.get("n_ok"):
+        return []
+    records = {c["variant"]: c for c in payload.get("cells", []) if c.get("status") == "ok"}
+    protocol = _protocol(group, records.get(name, {}), payload.get("budget") or {})
+    metrics = group.get("metrics") or {}
+    found = []
+    if _nll(group) is not None:
+        found.append(f"test NLL {_pm(_nll(group))} nats" + (" (of p(x | y))" if name in _conditional_entries()
+                                                              else ""))
+    error = metrics.get("classification_error") or {}
+    if error.get("mean") is not None:
+        found.append(f"test classification error {_pm((error['mean'], error.get('std')), 2, 100)} %")
+    accuracy = metrics.get("sample_accuracy") or {}
+    if accuracy.get("mean") is not None:
+        found.append(f"class-conditional samples of the asked class {_pm((accuracy['mean'], accuracy.get('std')), 3)}")
+    if not found:
+        return []
+    lines = ["## Reproduced", "",
+             f"In the `reference` budget ({protocol}; {group['n_ok']} seed{'s' if group['n_ok'] != 1 else ''}): "
+             + "; ".join(found) + "."]
+    refs = [ref for ref in published()["models"].get(name) or [] if "nll" in ref or "error" in ref]
+    if refs:
+        lines += ["", "Published: " + "; ".join(
+            (f"{ref['nll']:.2f} nats" if "nll" in ref else f"{ref['error']:.2f} % error") + f" ({ref['source']})"
+            for ref in refs) + "."]
+    return lines + ["", "All entries with their protocols: [reproducibility table](../comparisons/reproducibility.md).",
+                    ""]
+
+
 def reproducibility_page(results: Path = RESULTS) -> str:
     from docs_pages import unclean_commits
 
