@@ -48,7 +48,7 @@ perf-chart: install
 	$(BIN)/python tools/docs/perf_chart.py
 
 # Full-page screenshots of the docs site of each commit in REFS (default HEAD), at 1280 and 390 px:
-# benchmarks/results/screenshots/<short-sha>/, e.g. make screenshots REFS="abc123 HEAD" (needs chromium).
+# build/screenshots/<short-sha>/ (not committed), e.g. make screenshots REFS="abc123 HEAD" (needs chromium).
 screenshots: install
 	$(BIN)/python tools/docs/screenshots.py $(foreach ref,$(REFS),--ref $(ref))
 

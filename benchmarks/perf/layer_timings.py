@@ -76,6 +76,31 @@ def layer_step(layer, batch: int, jit: bool):
     return step
 
 
+def weight_shapes(layer) -> list[tuple[int, ...]]:
+    """The kernel and bias shapes of a weight layer, as Keras builds them."""
+    if isinstance(layer, flops.Conv2DTranspose):
+        return [(layer.kernel, layer.kernel, layer.channels_out, layer.channels_in), (layer.channels_out,)]
+    if isinstance(layer, flops.Conv2D):
+        return [(layer.kernel, layer.kernel, layer.channels_in, layer.channels_out), (layer.channels_out,)]
+    return [(layer.units_in, layer.units_out), (layer.units_out,)]
+
+
+def adam_step(layers, jit: bool):
+    """A callable applying one Adam update to variables of the weight layers' shapes (batch norm left out)."""
+    variables = [tf.Variable(tf.random.normal(shape, seed=index)) for index, shape in
+                 enumerate(shape for layer in layers for shape in weight_shapes(layer))]
+    grads = [tf.random.normal(v.shape, seed=100 + index) * 1e-3 for index, v in enumerate(variables)]
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(variables)
+
+    @tf.function(jit_compile=jit)
+    def step():
+        optimizer.apply(grads, variables)
+        return variables[0][0, 0]
+
+    return step, sum(int(tf.size(v)) for v in variables)
+
+
 def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
     a = tf.random.normal((size, size), seed=0)
     b = tf.random.normal((size, size), seed=1)
@@ -100,10 +125,15 @@ def measure(arch: str, batch: int, repeats: int) -> dict:
         step_flops = flops.step_flops([layer], batch)["total"]
         rows.append({"layer": describe(layer), "flops": step_flops, "seconds": seconds,
                      "gflops_per_s": step_flops / seconds / 1e9})
+    adam, parameters = adam_step(flops.architecture_layers(arch), jit)
+    adam_seconds = best_seconds(adam, repeats)
     peak = max(peak, matmul_peak())  # once before and once after the layers: the better of the two
     for row in rows:
         row["fraction_of_peak"] = row["gflops_per_s"] / peak
     return {"xla": jit, "matmul_peak_gflops": peak, "layers": rows,
+            "adam": {"parameters": parameters, "seconds": adam_seconds,
+                     # Adam reads the parameter, its gradient and both moments and writes three of them back.
+                     "gigabytes_per_s": 7 * 4 * parameters / adam_seconds / 1e9},
             "weight_layers_seconds": sum(row["seconds"] for row in rows),
             "weight_layers_flops": sum(row["flops"] for row in rows)}
 
@@ -126,6 +156,10 @@ def write_md(report: dict, out: Path) -> None:
             lines.append(f"| {row['layer']} | {row['flops'] / 1e6:.1f} | {1e3 * row['seconds']:.3f} | "
                          f"{row['gflops_per_s']:.0f} | {100 * row['fraction_of_peak']:.0f} % | "
                          f"{100 * row['seconds'] / total:.0f} % |")
+        adam = res.get("adam")
+        if adam:
+            lines += ["", f"Adam's update of the {adam['parameters']:,} weights alone: {1e3 * adam['seconds']:.2f} ms "
+                      f"per step ({adam['gigabytes_per_s']:.0f} GB/s of parameter, gradient and moment traffic)."]
         step = res.get("whole_step_seconds")
         lines += ["", f"Weight layers alone: {1e3 * total:.2f} ms per step, "
                   f"{res['weight_layers_flops'] / total / 1e9:.0f} GFLOP/s "
