@@ -8,7 +8,6 @@ dynamically binarised per batch like zoo's pipeline.
 """
 from __future__ import annotations
 
-import json
 import sys
 
 import torch
@@ -16,7 +15,7 @@ from pythae.models import VAE, VAEConfig
 from pythae.models.base.base_utils import ModelOutput
 from pythae.models.nn import BaseDecoder, BaseEncoder
 
-from torch_common import LATENT, load_mnist, networks, timed_loop  # beside this file; sets the thread count
+from torch_common import LATENT, load_mnist, networks, serve, timed_loop  # beside this file; sets the thread count
 
 
 class Encoder(BaseEncoder):
@@ -53,12 +52,7 @@ def main():
     run = timed_loop(grey, batch, optimizer, lambda x: model({"data": x}).loss)
 
     run(5)
-    print("ready", flush=True)
-    for line in sys.stdin:
-        if line.strip() == "quit":
-            break
-        seconds = run(steps)
-        print(json.dumps({"who": "pythae", "images_per_s": steps * batch / seconds, "seconds": seconds}), flush=True)
+    serve(run, steps, batch)
 
 
 if __name__ == "__main__":

@@ -75,3 +75,16 @@ def timed_loop(grey, batch, optimizer, loss_of):
         return time.perf_counter() - t
 
     return run
+
+
+def serve(run, steps, batch, who="pythae"):
+    """The worker protocol after warm-up: "ready", then one timed segment of ``steps`` per stdin line until "quit"."""
+    import json
+    import sys
+
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "quit":
+            break
+        seconds = run(steps)
+        print(json.dumps({"who": who, "images_per_s": steps * batch / seconds, "seconds": seconds}), flush=True)
