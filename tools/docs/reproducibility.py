@@ -147,7 +147,7 @@ def reproducibility_page(results: Path = RESULTS) -> str:
             continue
         ours = _pm(_nll(group)) if group else "not run"
         if group and name in conditional and _nll(group) is not None:
-            ours += " (of p(x | y))"
+            ours += r" (of p(x \| y))"  # the bar escaped: this is a table cell
         seeds = str(group["n_ok"]) if group else "–"
         protocol = _protocol(group, records.get(name, {}), budget) if group else "–"
         refs = numbers["models"].get(name) or [{}]
