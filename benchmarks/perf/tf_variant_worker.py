@@ -22,13 +22,10 @@ import json
 import os
 os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
 import dataclasses
-import queue
 import sys
 import threading
-import time
 
 import zoo  # noqa: F401  (first, as in `zoo train`: it sets TensorFlow's CPU defaults before TF is imported)
-import keras
 
 from zoo.data import load_dataset, resolve_binarization, steps_per_epoch, train_dataset
 from zoo.likelihoods import is_binary
@@ -39,29 +36,9 @@ from zoo.training.callbacks import DivergenceGuard
 from zoo.training.devices import apply_precision, make_strategy, serialise_ops, visible_gpus
 from zoo.training.trainer import build_model, configure_determinism, configure_fit
 
+from segment_clock import SegmentClock  # beside this file
+
 EPOCHS = 10_000  # more than any benchmark needs: the fit never ends on its own
-
-
-class SegmentClock(keras.callbacks.Callback):
-    """Pauses fit at each segment boundary until the orchestrator asks for the next segment (as tf_worker.py's;
-    placed after the DivergenceGuard, which reads the model, so every step of a segment has finished)."""
-
-    def __init__(self, segment):
-        super().__init__()
-        self.segment, self.go, self.done, self.started, self.count = segment, queue.Queue(), queue.Queue(), None, 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.count % self.segment == 0:
-            if self.started is not None:
-                self.done.put(time.perf_counter() - self.started)
-            self.go.get()
-            self.started = time.perf_counter()
-        self.count += self.model.steps_per_execution  # Keras calls batch hooks once per graph call
-
-    def run(self):
-        """One segment's seconds; None when fit has ended (diverged or failed)."""
-        self.go.put(1)
-        return self.done.get()
 
 
 def main():

@@ -48,24 +48,9 @@ def pipeline():  # the zoo pipeline, exactly as zoo/training/trainer.py builds i
 # call, XLA, see zoo.training.trainer.configure_fit), and its per-step callbacks.
 configure_determinism(0, TrainConfig().deterministic)
 EPOCH_STEPS = steps_per_epoch(data.train, batch)
-import queue
 import threading
 
-
-class SegmentClock(keras.callbacks.Callback):
-    """Pauses fit at each segment boundary until the orchestrator asks for the next segment."""
-
-    def __init__(self, steps, go, done):
-        super().__init__()
-        self.steps, self.go, self.done, self.started, self.count = steps, go, done, None, 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.count % self.steps == 0:
-            if self.started is not None:
-                self.done.put(time.perf_counter() - self.started)
-            self.go.get()
-            self.started = time.perf_counter()
-        self.count += self.model.steps_per_execution  # Keras calls batch hooks once per graph call
+from segment_clock import SegmentClock  # beside this file (after zoo: see its docstring)
 
 
 def zoo_contender(train_cfg: TrainConfig):
@@ -80,17 +65,12 @@ def zoo_contender(train_cfg: TrainConfig):
     configure_fit(model, train_cfg, EPOCH_STEPS)
     # Keras runs whole graph calls, so a zoo segment is the multiple of steps_per_execution nearest to STEPS.
     segment = model.steps_per_execution * max(1, round(steps / model.steps_per_execution))
-    go, done = queue.Queue(), queue.Queue()
-    clock = SegmentClock(segment, go, done)
+    clock = SegmentClock(segment)
     threading.Thread(target=lambda: model.fit(pipeline(), epochs=10_000, steps_per_epoch=EPOCH_STEPS,
                                               callbacks=[DivergenceGuard(), clock], verbose=0, shuffle=False),
                      daemon=True).start()
 
-    def run(n):
-        go.put(1)
-        return done.get()
-
-    return run, segment
+    return lambda n: clock.run(), segment
 
 
 # "zoo" is the default TrainConfig; with ZOO_BENCH_VARIANTS=1 also the same with train.jit_compile=off / on.
