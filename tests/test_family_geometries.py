@@ -22,6 +22,7 @@ from zoo.objectives.gumbel_softmax import relaxed_codes, temperature_schedule
 from zoo.objectives.hyperspherical import vmf_rejection_log_ratio
 from zoo.registry import load_registry
 from zoo.run_spec import resolve
+from zoo.von_mises_fisher import BatchedVonMisesFisher
 
 tfd = tfp.distributions
 SEED = tf.constant([5, 9])
@@ -73,7 +74,8 @@ def test_vmf_rate_is_the_closed_form_kl_which_monte_carlo_confirms_and_codes_are
         assert np.all(kl > 0)
 
 
-def test_rejection_correction_makes_the_concentration_gradient_unbiased():
+@pytest.mark.parametrize("sampler", [tfd.VonMisesFisher, BatchedVonMisesFisher], ids=["tfp", "batched"])
+def test_rejection_correction_makes_the_concentration_gradient_unbiased(sampler):
     # d/dκ E_q[μᵀz] = A'(κ) with A(κ) = I_{m/2}(κ) / I_{m/2−1}(κ) and A' = 1 − A² − (m − 1) A / κ.
     m, n = 5, 100_000
     for kappa_value in (2.0, 10.0):
@@ -81,7 +83,7 @@ def test_rejection_correction_makes_the_concentration_gradient_unbiased():
         kappa = tf.fill([n], kappa_value)  # one copy per code: the gradient is per code
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(kappa)
-            codes = tfd.VonMisesFisher(mean_direction, kappa).sample(seed=SEED)
+            codes = sampler(mean_direction, kappa).sample(seed=SEED)
             f = codes[:, 0]
             log_ratio = vmf_rejection_log_ratio(mean_direction, kappa, codes)
             corrected = f + tf.stop_gradient(f) * (log_ratio - tf.stop_gradient(log_ratio))

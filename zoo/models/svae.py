@@ -10,12 +10,12 @@ Davidson, Falorsi, De Cao, Kipf & Tomczak 2018, "Hyperspherical Variational Auto
 - the rate is the closed form KL(vMF(μ, κ) ‖ U(S^{m−1})) = κ I_{m/2}(κ)/I_{m/2−1}(κ) + log C_m(κ)
   + log(2π^{m/2}/Γ(m/2)), which TFP registers for (VonMisesFisher, SphericalUniform).
 
-Sampling (the paper's Algorithm 1, TFP's sampler): w = μᵀz by Wood's rejection sampler (by inversion for
-m = 3), a uniform direction orthogonal to e₁, and a Householder reflection taking e₁ to μ. Gradients reach μ
-through the reflection and κ through w = h(ε, κ) (g_rep); for m ≠ 3 the objective adds the rejection
-sampler's correction g_cor (zoo.objectives.hyperspherical). TFP's gradient of that while loop has no
-fixed size, which XLA cannot compile, so for m ≠ 3 the model declares itself not XLA-compatible and
-the training step runs as a plain graph.
+Sampling (the paper's Algorithm 1): w = μᵀz by Wood's rejection sampler (by inversion for m = 3), a uniform
+direction orthogonal to e₁, and a Householder reflection taking e₁ to μ. Gradients reach μ through the
+reflection and κ through w = h(ε, κ) (g_rep); for m ≠ 3 the objective adds the rejection sampler's correction
+g_cor (zoo.objectives.hyperspherical). The posterior is zoo.von_mises_fisher.BatchedVonMisesFisher: TFP's
+distribution with a sampler of the same law that XLA compiles (TFP's own loop has a gradient XLA cannot), so
+the training step is XLA-compiled like the Gaussian VAE's.
 
 Codes for reconstructions and latent statistics are the mean directions μ (points on the sphere, where
 the decoder is trained), not the vMF mean A_m(κ) μ, which lies inside the ball.
@@ -33,6 +33,7 @@ from zoo.config import bounded_field
 from zoo.models.vae import VAE
 from zoo.models.vae_config import VAEConfig
 from zoo.objectives.hyperspherical import HypersphericalELBO
+from zoo.von_mises_fisher import BatchedVonMisesFisher
 
 tfd = tfp.distributions
 
@@ -58,11 +59,6 @@ class HypersphericalVAE(VAE):
 
     config_class = HypersphericalVAEConfig
 
-    def __init__(self, config=None, **kwargs):
-        super().__init__(config, **kwargs)
-        # TFP's rejection sampler (m != 3) is a while loop whose gradient XLA cannot compile; trainer and Keras skip XLA.
-        self.supports_jit = self.config.latent_dim == 3
-
     def make_posterior_head(self):
         return keras.layers.Dense(self.config.latent_dim + 1, dtype="float32", name="posterior_head")
 
@@ -73,7 +69,7 @@ class HypersphericalVAE(VAE):
         features = self.condition(self.encoder_net(images, training=training), labels)
         raw_direction, raw_concentration = tf.split(self.posterior_head(features), [self.config.latent_dim, 1], axis=-1)
         concentration = tf.nn.softplus(raw_concentration[..., 0]) + 1.0
-        return tfd.VonMisesFisher(tf.math.l2_normalize(raw_direction, axis=-1), concentration)
+        return BatchedVonMisesFisher(tf.math.l2_normalize(raw_direction, axis=-1), concentration)
 
     def prior(self, labels=None) -> tfd.Distribution:
         return UniformSphere(dimension=self.config.latent_dim)
