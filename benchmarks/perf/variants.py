@@ -147,9 +147,10 @@ DIFFERENCES = {
         "kernel takes norms of a [B, B, z] difference tensor, the zoo's a Gram expansion.",
     ],
     "svae": [
-        "The zoo samples the von Mises–Fisher posterior with TFP's rejection sampler and adds the rejection "
-        "sampler's gradient correction g_cor (the preset's rejection_correction); without XLA, which cannot compile "
-        "that loop's gradient. pythae runs its own rejection loop (Python-level, up to 100 rounds) without g_cor. "
+        "The zoo samples the von Mises–Fisher posterior with Wood's rejection sampler in rounds of 4 proposals per "
+        "code (zoo.von_mises_fisher, the law of TFP's sampler, XLA-compiled) and adds the rejection sampler's "
+        "gradient correction g_cor (the preset's rejection_correction). pythae runs its own rejection loop "
+        "(Python-level, up to 100 rounds) without g_cor. "
         "Both take the closed-form KL to the uniform prior.",
     ],
 }
@@ -283,7 +284,9 @@ def main():
         parser.error(f"--models: unknown {unknown}; choose from {', '.join(PEERS)}")
     os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    report = {"command": " ".join(["python", *sys.argv]),
+    from zoo.run_dir import git_commit
+
+    report = {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": throughput.machine(), "batch_size": args.batch, "rounds": args.rounds, "steps": args.steps,
               "quick": args.quick, "architecture": ARCHITECTURE, "target": TARGET,
@@ -311,7 +314,7 @@ def write_md(report: dict, out: Path) -> None:
     m = report["machine"]
     lines = [f"# Zoo variants vs pythae: training throughput (images/s, batch {report['batch_size']}, medians of "
              f"{report['rounds']} alternating segments)", "",
-             f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
+             f"Command: `{report['command']}`  ", f"Date: {report['date']}; commit {report.get('git_commit', 'not recorded')}  ",
              f"Machine: {m['cpu']}, {m['cores']} cores; load average {m['load_average_at_start']} → "
              f"{m['load_average_at_end']} (shared machine: absolute numbers are not comparable across runs, ratios "
              "are)" + ("  \n**Smoke run (--quick): the numbers are not results.**" if report.get("quick") else ""),
