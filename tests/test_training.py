@@ -48,13 +48,14 @@ def weights_of(path):
     return [w.numpy() for w in load_model(path).weights]
 
 
-def test_resumed_run_equals_uninterrupted_run(shared_data_dir, tmp_path):
+@pytest.mark.parametrize("name", ["vae", "svae"])  # svae: codes from a rejection sampler's seeded rounds
+def test_resumed_run_equals_uninterrupted_run(shared_data_dir, tmp_path, name):
     straight = RunDir(tmp_path / "straight")
-    train(small_spec(shared_data_dir, epochs=3), straight, evaluate=False, log=lambda _: None)
+    train(small_spec(shared_data_dir, name, epochs=3), straight, evaluate=False, log=lambda _: None)
 
     resumed = RunDir(tmp_path / "resumed")
-    train(small_spec(shared_data_dir, epochs=1), resumed, evaluate=False, log=lambda _: None)
-    train(small_spec(shared_data_dir, epochs=3), resumed, resume=True, evaluate=False, log=lambda _: None)
+    train(small_spec(shared_data_dir, name, epochs=1), resumed, evaluate=False, log=lambda _: None)
+    train(small_spec(shared_data_dir, name, epochs=3), resumed, resume=True, evaluate=False, log=lambda _: None)
 
     a, b = json.loads(straight.state.read_text()), json.loads(resumed.state.read_text())
     assert [row["epoch"] for row in b["history"]] == [1, 2, 3]  # no gap, no duplicate
