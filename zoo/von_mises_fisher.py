@@ -26,6 +26,7 @@ import tensorflow_probability as tfp
 tfd = tfp.distributions
 samplers = tfp.random
 
+
 def _normal(shape, seed, dtype=tf.float32):
     return tf.random.stateless_normal(shape, seed=samplers.sanitize_seed(seed), dtype=dtype)
 
@@ -34,7 +35,7 @@ def _uniform(shape, seed, dtype=tf.float32):
     return tf.random.stateless_uniform(shape, seed=samplers.sanitize_seed(seed), dtype=dtype)
 
 
-PROPOSALS = 4  # per code and round; Wood's envelope accepts most proposals, so a second round is rare
+PROPOSALS = 4  # per code and round: Wood's test accepts 70-100 % of proposals, so a code needs another round < 1 % of the time
 
 
 def wood_b(concentration: tf.Tensor, dim: float) -> tf.Tensor:
@@ -58,14 +59,16 @@ def accepted_epsilon(shape, concentration: tf.Tensor, dim: int, seed, proposals:
 
     def body(epsilon, pending, seed):
         normal_seed, uniform_seed, next_seed = samplers.split_seed(seed, n=3)
-        squares = tf.square(_normal(tf.concat([[2, dim], proposal_shape], axis=0), seed=normal_seed,
-                                            dtype=dtype))
+        squares = tf.square(_normal(tf.concat([[2, dim], proposal_shape], axis=0), seed=normal_seed, dtype=dtype))
         chi2 = tf.reduce_sum(squares, axis=1)  # [2, proposals, *shape]: two independent χ²_dim
         candidate = chi2[0] / (chi2[0] + chi2[1])
         w = wood_h(candidate, b)
         uniform = _uniform(proposal_shape, seed=uniform_seed, dtype=dtype)
         accept = kappa * w + dim * tf.math.log1p(-x0 * w) - c >= tf.math.log1p(-uniform)
-        first = tf.argmax(tf.cast(accept, tf.int32), axis=0)  # the earliest accepted proposal (0 if none)
+        # The earliest accepted proposal (0 if none): weights P, P − 1, ..., 1 make its score the unique maximum,
+        # where argmax over ties would not say which one it returns.
+        rank = tf.reshape(tf.range(proposals, 0, -1), tf.concat([[proposals], tf.ones_like(tf.shape(kappa))], 0))
+        first = tf.argmax(tf.cast(accept, tf.int32) * rank, axis=0)
         chosen = tf.reduce_sum(candidate * tf.one_hot(first, proposals, axis=0, dtype=dtype), axis=0)
         newly = pending & tf.reduce_any(accept, axis=0)
         return tf.where(newly, chosen, epsilon), pending & ~newly, next_seed
