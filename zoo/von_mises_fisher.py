@@ -35,7 +35,7 @@ def _uniform(shape, seed, dtype=tf.float32):
     return tf.random.stateless_uniform(shape, seed=samplers.sanitize_seed(seed), dtype=dtype)
 
 
-PROPOSALS = 4  # per code and round: Wood's test accepts 70-100 % of proposals, so a code needs another round < 1 % of the time
+PROPOSALS = 4  # per code and round: Wood's test accepts 70-100 % of proposals, another round is needed < 1 % of the time
 
 
 def wood_b(concentration: tf.Tensor, dim: float) -> tf.Tensor:
