@@ -343,3 +343,14 @@ def test_prior_samples_of_one_class(tmp_path):
     codes = np.zeros((1, 2), np.float32)
     three, four = (np.asarray(model.decode(codes, np.array([label]))) for label in (3, 4))
     assert np.abs(three - four).max() > 1e-4
+
+
+def test_summary_line_puts_the_unit_on_the_numbers_not_on_the_active_units():
+    from zoo.evaluation.runner import summary_line
+
+    metrics = {"model": "cvae", "dataset": "mnist", "elbo": -92.114, "distortion": 71.94, "rate": 20.17,
+               "iwae": -86.9, "iw_samples": 1000, "active_units": 15, "latent_dim": 16}
+    assert summary_line(metrics) == ("test cvae on mnist, nats per image: ELBO -92.11, distortion 71.94, rate 20.17, "
+                                     "IWAE -86.90 (k = 1000); active units 15/16")
+    assert summary_line({"model": "ae", "dataset": "mnist", "distortion": 12.5, "active_units": 2,
+                         "latent_dim": 2}) == "test ae on mnist, nats per image: distortion 12.50; active units 2/2"

@@ -166,14 +166,15 @@ def check_sample_label(model, label: int | None, run_dir) -> None:
 
 
 def summary_line(metrics: dict[str, Any]) -> str:
-    parts = [f"test {metrics['model']} on {metrics['dataset']}:"]
-    for key, label in (("elbo", "ELBO"), ("distortion", "distortion"), ("rate", "rate"), ("iwae", "IWAE")):
-        if metrics.get(key) is not None:
-            parts.append(f"{label} {metrics[key]:.2f}")
+    """One line of test numbers: the bounds and their terms in nats per image, then the active latent units."""
+    numbers = [f"{label} {metrics[key]:.2f}" for key, label in
+               (("elbo", "ELBO"), ("distortion", "distortion"), ("rate", "rate"), ("iwae", "IWAE"))
+               if metrics.get(key) is not None]
     if metrics.get("iwae") is not None:
-        parts[-1] += f" (k={metrics['iw_samples']})"
-    parts.append(f"active units {metrics['active_units']}/{metrics['latent_dim']}")
-    return " ".join(parts) + " nats"
+        numbers[-1] += f" (k = {metrics['iw_samples']})"
+    head = f"test {metrics['model']} on {metrics['dataset']}"
+    units = f"active units {metrics['active_units']}/{metrics['latent_dim']}"
+    return f"{head}, nats per image: {', '.join(numbers)}; {units}" if numbers else f"{head}: {units}"
 
 
 def load_run_model(run: RunDir, spec: RunSpec, *, data: ImageData | None = None,
