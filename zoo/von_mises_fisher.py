@@ -56,6 +56,9 @@ def accepted_epsilon(shape, concentration: tf.Tensor, dim: int, seed, proposals:
     x0 = (1.0 - b) / (1.0 + b)
     c = kappa * x0 + dim * tf.math.log1p(-x0**2)
     proposal_shape = tf.concat([[proposals], tf.shape(kappa)], axis=0)
+    # The earliest accepted proposal (0 if none): weights P, P − 1, ..., 1 make its score the unique maximum,
+    # where argmax over ties would not say which one it returns.
+    rank = tf.reshape(tf.range(proposals, 0, -1), tf.concat([[proposals], tf.ones_like(tf.shape(kappa))], 0))
 
     def body(epsilon, pending, seed):
         normal_seed, uniform_seed, next_seed = samplers.split_seed(seed, n=3)
@@ -65,9 +68,6 @@ def accepted_epsilon(shape, concentration: tf.Tensor, dim: int, seed, proposals:
         w = wood_h(candidate, b)
         uniform = _uniform(proposal_shape, seed=uniform_seed, dtype=dtype)
         accept = kappa * w + dim * tf.math.log1p(-x0 * w) - c >= tf.math.log1p(-uniform)
-        # The earliest accepted proposal (0 if none): weights P, P − 1, ..., 1 make its score the unique maximum,
-        # where argmax over ties would not say which one it returns.
-        rank = tf.reshape(tf.range(proposals, 0, -1), tf.concat([[proposals], tf.ones_like(tf.shape(kappa))], 0))
         first = tf.argmax(tf.cast(accept, tf.int32) * rank, axis=0)
         chosen = tf.reduce_sum(candidate * tf.one_hot(first, proposals, axis=0, dtype=dtype), axis=0)
         newly = pending & tf.reduce_any(accept, axis=0)

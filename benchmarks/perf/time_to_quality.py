@@ -183,7 +183,7 @@ def write_md(report: dict, out: Path) -> None:
     lines += ["", "NLL is −(1/N) Σ log p̂(x) with the IWAE bound on all 10,000 test images, binarised once with "
               "zoo's fixed test seed; snapshots are scored after training, outside the timed part. — : not scored at that "
               "k (the NLL falls with the epochs, so the screen stops at the first snapshot clearly above the target "
-              "and the k = {k} scores bisect the rest).".replace("{k}", str(k))]
+              f"and the k = {k} scores bisect the rest)."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

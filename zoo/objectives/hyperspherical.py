@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 
 from zoo.objectives.elbo import ELBO
 from zoo.objectives.objective import ObjectiveInputs
+from zoo.von_mises_fisher import wood_b, wood_h
 
 tfd = tfp.distributions
 
@@ -38,12 +39,12 @@ def vmf_rejection_log_ratio(mean_direction: tf.Tensor, concentration: tf.Tensor,
     dim = float(m - 1)
     kappa = concentration
     w = tf.stop_gradient(tf.reduce_sum(mean_direction * codes, axis=-1))
-    b = dim / (2.0 * kappa + tf.sqrt(4.0 * kappa**2 + dim**2))
+    b = wood_b(kappa, dim)
     fixed_b = tf.stop_gradient(b)
     epsilon = tf.stop_gradient(tf.clip_by_value((1.0 - w) / ((1.0 + fixed_b) - (1.0 - fixed_b) * w),
                                                 _EPSILON_CLIP, 1.0 - _EPSILON_CLIP))
     denominator = 1.0 - (1.0 - b) * epsilon
-    h = (1.0 - (1.0 + b) * epsilon) / denominator
+    h = wood_h(epsilon, b)
     # 1 − h² = 4bε(1 − ε) / denominator², without the cancellation of 1 − h·h near w = 1.
     log_one_minus_h2 = tf.math.log(4.0 * b * epsilon * (1.0 - epsilon)) - 2.0 * tf.math.log(denominator)
     order = m / 2.0 - 1.0
