@@ -283,6 +283,35 @@ def test_disentanglement_scores_of_a_cell_reach_its_group_and_table():
     assert "0.300 ± 0.141" in group_table([group], ["mig"])
 
 
+def test_docs_tables_round_to_the_spread_carry_units_and_split_when_wide():
+    from zoo.bench.report import fmt, group_table
+
+    assert fmt({"mean": 86.1234, "std": 0.234}, 2, by_spread=True) == "86.12 ± 0.23"
+    assert fmt({"mean": 86.1234, "std": 2.34}, 2, by_spread=True) == "86.1 ± 2.3"
+    assert fmt({"mean": 86.1234, "std": 23.4}, 2, by_spread=True) == "86 ± 23"
+    assert fmt({"mean": 86.1234, "std": 0.64}, 2, by_spread=True) == "86.1 ± 0.6"  # leading 6: one digit
+    # A narrow spread gets up to two more decimals instead of printing as ± 0.00.
+    assert fmt({"mean": 0.80904, "std": 0.00424}, 2, by_spread=True) == "0.809 ± 0.004"
+    assert fmt({"mean": 0.54651, "std": 0.00214}, 2, by_spread=True) == "0.5465 ± 0.0021"
+    assert fmt({"mean": 86.1234, "std": None}, 2, by_spread=True) == "86.12"
+    assert fmt({"mean": 22226.78, "std": None}, 2, by_spread=True) == "22,227"
+    assert fmt({"mean": 86.1234, "std": 0.234}, 2) == "86.12 ± 0.23"  # the bench's own report: fixed digits
+
+    group = {"variant": "v", "label": "v", "dataset": "mnist", "n_ok": 2, "n_failed": 0,
+             "metrics": {key: {"mean": -90.0, "std": 1.0} for key in ("elbo", "rate", "iwae", "mig", "sap",
+                                                                       "modularity")}}
+    payload = {"budget": {"iw_samples": 5000}}
+    table = group_table([group], ["elbo", "iwae"], payload, dataset_column=False)
+    head, align, row = table.splitlines()
+    assert head == "| model | seeds ok | ELBO (nats) | IWAE, k = 5000 (nats) |"
+    assert align == "| --- | ---: | ---: | ---: |" and row == "| `v` | 2/2 | -90.00 ± 1.00 | -90.00 ± 1.00 |"
+    columns = ["elbo", "rate", "iwae", "mig", "sap", "modularity"]
+    tables = group_table([group], columns, payload, max_columns=4).split("\n\n")
+    assert len(tables) == 2  # six columns in two tables of three, each with the name, data set and seeds
+    assert [t.splitlines()[0].count("|") - 1 for t in tables] == [6, 6]
+    assert "| model | dataset | seeds ok | ELBO (nats) | rate (nats)" in tables[0] and "modularity" in tables[1]
+
+
 def test_report_only_rewrites_the_results_from_existing_cells_without_running(tmp_path, monkeypatch):
     from zoo.bench.runner import run_bench
 

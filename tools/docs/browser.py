@@ -46,6 +46,12 @@ CHECK_PAGE = """
     height: Math.ceil(document.documentElement.scrollHeight),
     // The page itself must not scroll sideways (wide tables scroll inside their own box).
     overflow_x: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    // Tables wider than the text column (they scroll inside their box): header text and the two widths.
+    wide_tables: tables.map(t => [t, t.closest(".md-typeset__scrollwrap") || t.parentElement])
+                       .filter(([t, box]) => box.scrollWidth > box.clientWidth + 1)
+                       .map(([t, box]) => ({head: Array.from(t.querySelectorAll("th")).map(h => h.innerText)
+                                                      .join(" | ").slice(0, 80),
+                                            width: box.scrollWidth, room: box.clientWidth})),
     // A figure drawn smaller than its pixels must be one click away from full size.
     shrunk_unlinked: images.filter(i => i.naturalWidth > i.clientWidth + 1 && !i.closest("a"))
                            .map(i => i.getAttribute("src")),

@@ -263,7 +263,7 @@ def _measured(name: str, payload: Mapping[str, Any] | None, why: str, assets: As
               "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
     for group in groups:
         label = "as registered" if group["variant"] == name else group["label"]
-        values = [fmt(group["metrics"].get(key), COLUMNS[key][1]) if group["n_ok"] else "failed"
+        values = [fmt(group["metrics"].get(key), COLUMNS[key][1], by_spread=True) if group["n_ok"] else "failed"
                   for key, _ in columns]
         lines.append(f"| {_md(label)}, {group['dataset']} | {seeds_cell(group)} | " + " | ".join(values) + " |")
     lines.append("")
@@ -731,7 +731,13 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
                                                       f"*Reference:* {experiment.reference}.", ""]
         lines += _training(members, payload)
         lines += _commentary(experiment.id, members)
-        lines += ["## Numbers", "", group_table(members, experiment.columns, payload, name_column="variant"), ""]
+        single = len({g["dataset"] for g in members}) <= 1
+        lines += ["## Numbers", ""]
+        if single and members:
+            lines += [f"On {DATASET_TITLES.get(members[0]['dataset'], members[0]['dataset'])}; means rounded to the "
+                      "digits their spread over seeds supports.", ""]
+        lines += [group_table(members, experiment.columns, payload, name_column="variant",
+                              dataset_column=not single, by_spread=True, max_columns=6), ""]
         plots = [f for f in figures if f.get("experiment") == experiment.id]
         if plots:
             lines += ["## Plots", ""]
@@ -844,9 +850,38 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
     return pages
 
 
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cartoon": "Cartoon Set", "sprites": "dSprites"}
+
+
+def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> list[str]:
+    """The "All models" section: one table of scores per data set (their numbers do not compare across data
+    sets), with a sentence where a continuous likelihood makes the signs surprising."""
+    from zoo.bench.report import QUALITY_COLUMNS, group_table
+
+    lines = ["## All models", "",
+             "Scores of every model and experiment cell, one table per data set: ELBO and the IWAE bound are "
+             "log-likelihood bounds (higher is better), distortion is −E_q log p(x|z) and rate the KL, all in "
+             "nats per test image; FD p(z) is the Fréchet distance of prior samples to test images (lower is "
+             "better). Means are rounded to what their spread over seeds supports (one significant digit of "
+             "the spread, two when they start with 1 or 2).", ""]
+    for dataset in dict.fromkeys(g["dataset"] for g in groups):
+        members = [g for g in groups if g["dataset"] == dataset]
+        columns = [c for c in QUALITY_COLUMNS
+                   if any((g["metrics"].get(c) or {}).get("mean") is not None for g in members)]
+        lines += [f"### {DATASET_TITLES.get(dataset, dataset)}", ""]
+        continuous = sorted({g.get("likelihood") for g in members} - {"bernoulli", None})
+        if continuous:
+            lines += [f"These models put a density on pixel intensities ({', '.join(continuous).replace('_', ' ')} "
+                      "likelihood), and a density can exceed 1: log p(x|z) is positive, so the distortion is "
+                      "negative and the ELBO positive. Their numbers compare with each other only, not with "
+                      "the binarised MNIST tables.", ""]
+        lines += [group_table(members, columns, payload, dataset_column=False, by_spread=True), ""]
+    return lines
+
+
 def _main_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, str]:
     """The comparisons index (every model) and the experiments' pages of the main bench's results."""
-    from zoo.bench.report import MAIN_COLUMNS, classifier_table, failures_table, group_table
+    from zoo.bench.report import COST_COLUMNS, classifier_table, failures_table, group_table
 
     groups = [g for g in payload["groups"]]
     figures = payload.get("figures", [])
@@ -856,7 +891,11 @@ def _main_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, str]:
         "| page | what it shows |", "| --- | --- |"]
     for experiment in payload["experiments"]:
         index.append(f"| [{experiment['title']}]({experiment['id']}.md) | {_md(experiment['summary'][:160])}… |")
-    index += ["", "## All models", "", group_table(groups, MAIN_COLUMNS, payload), ""]
+    index += ["", *_all_models(groups, payload),
+              "### Training cost", "",
+              "Parameters, wall seconds of training, training images per second of `fit` (validation included) "
+              "and the cell process's peak resident memory, on the shared machine named above.", "",
+              group_table(groups, COST_COLUMNS, payload, by_spread=True), ""]
     classifiers = classifier_table(payload)
     if classifiers:
         index += ["## The bench's classifiers", "", classifiers, ""]

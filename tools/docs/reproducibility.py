@@ -41,7 +41,7 @@ def _pm(value: tuple[float, float | None] | None, digits: int = 2, scale: float 
     if value is None:
         return "–"
     mean, std = value
-    return fmt({"mean": mean * scale, "std": None if std is None else std * scale}, digits)
+    return fmt({"mean": mean * scale, "std": None if std is None else std * scale}, digits, by_spread=True)
 
 
 def _protocol(group: Mapping[str, Any], record: Mapping[str, Any], budget: Mapping[str, Any]) -> str:

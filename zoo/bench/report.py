@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -52,13 +53,32 @@ COLUMNS: dict[str, tuple[str, int]] = {
 }
 MAIN_COLUMNS = ("elbo", "distortion", "rate", "iwae", "active_units", "parameters", "train_seconds", "throughput",
                 "peak_memory_mb", "fid_prior", "sample_accuracy")
+# The main table split in two for the docs site, so that each fits a 1280 px page.
+QUALITY_COLUMNS = ("elbo", "distortion", "rate", "iwae", "active_units", "fid_prior", "sample_accuracy")
+COST_COLUMNS = ("parameters", "train_seconds", "throughput", "peak_memory_mb")
+# Columns measured in nats per test image: their headers say so.
+NATS = frozenset({"elbo", "distortion", "rate", "iwae"})
 
 
-def fmt(stat: Mapping[str, Any] | None, digits: int = 2) -> str:
-    """``mean ± std`` (just the mean for one seed; an en dash when there is no number)."""
+def _spread_digits(std: float | None, digits: int) -> int:
+    """Decimals that the spread supports: its first significant digit, or its first two when they start with
+    1 or 2 (the usual rule, as 0.14 rounded to 0.1 would lose a third of it). Fewer than ``digits`` for a wide
+    spread, up to two more for a narrow one, so that a small spread does not print as ± 0.00."""
+    if not std or not math.isfinite(std):
+        return digits
+    exponent = math.floor(math.log10(abs(std)))
+    leading = int(abs(std) / 10.0 ** exponent)
+    return max(0, min(digits + 2, (1 if leading <= 2 else 0) - exponent))
+
+
+def fmt(stat: Mapping[str, Any] | None, digits: int = 2, by_spread: bool = False) -> str:
+    """``mean ± std`` (just the mean for one seed; an en dash when there is no number). ``by_spread``: rounded
+    to what the std supports (``_spread_digits``; one seed: ``digits``), and no decimals at or above 1,000."""
     if not stat or stat.get("mean") is None:
         return "–"
     mean, std = stat["mean"], stat.get("std")
+    if by_spread:
+        digits = 0 if abs(mean) >= 1000 else _spread_digits(std, digits)
     if digits == 0 and abs(mean) >= 1:
         text = f"{mean:,.0f}"
         return text if std is None else f"{text} ± {std:,.0f}"
@@ -69,8 +89,8 @@ def fmt(stat: Mapping[str, Any] | None, digits: int = 2) -> str:
 def header_of(key: str, group_or_payload: Mapping[str, Any] | None = None) -> str:
     header = COLUMNS[key][0]
     if key == "iwae" and group_or_payload and group_or_payload.get("budget"):
-        header += f" (k = {group_or_payload['budget']['iw_samples']})"
-    return header
+        header += f", k = {group_or_payload['budget']['iw_samples']}"
+    return header + (" (nats)" if key in NATS else "")
 
 
 def seeds_cell(group: Mapping[str, Any]) -> str:
@@ -79,13 +99,26 @@ def seeds_cell(group: Mapping[str, Any]) -> str:
 
 
 def group_table(groups: Sequence[Mapping[str, Any]], columns: Sequence[str], payload: Mapping[str, Any] | None = None,
-                name_column: str = "model") -> str:
-    head = [name_column, "dataset", "seeds ok", *(header_of(c, payload) for c in columns)]
-    lines = ["| " + " | ".join(head) + " |", "| --- | --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
+                name_column: str = "model", dataset_column: bool = True, by_spread: bool = False,
+                max_columns: int | None = None) -> str:
+    """A Markdown table of groups, one row each: name, data set (unless ``dataset_column`` is False), seeds and
+    ``columns``. ``max_columns``: more metric columns than this make several tables (the name and seeds
+    repeated in each), so that none is wider than a page."""
+    if max_columns and len(columns) > max_columns:
+        count = -(-len(columns) // max_columns)  # as few tables as fit, with columns shared out evenly
+        size = -(-len(columns) // count)
+        return "\n\n".join(group_table(groups, columns[i:i + size], payload, name_column, dataset_column, by_spread)
+                            for i in range(0, len(columns), size))
+    fixed = [name_column, *(["dataset"] if dataset_column else []), "seeds ok"]
+    head = [*fixed, *(header_of(c, payload) for c in columns)]
+    align = ["---"] * (len(fixed) - 1) + ["---:"] * (1 + len(columns))
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
     for group in groups:
-        values = [fmt(group["metrics"].get(c), COLUMNS[c][1]) if group["n_ok"] else "failed" for c in columns]
-        lines.append("| " + " | ".join([f"`{group['variant']}`" if name_column == "model" else group["label"],
-                                        group["dataset"], seeds_cell(group), *values]) + " |")
+        values = [fmt(group["metrics"].get(c), COLUMNS[c][1], by_spread) if group["n_ok"] else "failed"
+                  for c in columns]
+        name = f"`{group['variant']}`" if name_column == "model" else group["label"]
+        lines.append("| " + " | ".join([name, *([group["dataset"]] if dataset_column else []), seeds_cell(group),
+                                        *values]) + " |")
     return "\n".join(lines)
 
 
