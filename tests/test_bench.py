@@ -84,6 +84,8 @@ def test_results_json_schema_and_markdown(micro):
         for key in ("elbo", "distortion", "rate", "iwae", "active_units"):
             assert isinstance(metrics[key], (int, float)) and math.isfinite(metrics[key]), key
         assert metrics["iw_samples"] == 4 and len(metrics["kl_per_dim"]) == metrics["latent_dim"]
+        curve = cell["history"]["val_elbo"]  # the run's per-epoch validation ELBO, for the convergence line
+        assert len(curve) == cell["epochs"] and all(math.isfinite(v) and v < 0 for v in curve)
         assert metrics["iwae"] >= metrics["elbo"] - 1.0
         assert cell["parameters"] > 0 and cell["throughput"] > 0 and cell["peak_memory_mb"] > 50
         assert cell["train_seconds"] > 0 and cell["cpu_seconds"] > 0 and cell["process_seconds"] >= cell["wall_seconds"]

@@ -411,3 +411,25 @@ def test_the_hook_regenerates_the_pages_during_a_real_build(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "No bench results found" in (copy / "docs" / "comparisons" / "index.md").read_text()
     assert (tmp_path / "site" / "comparisons" / "reproducibility" / "index.html").exists()
+
+
+def test_training_line_tells_a_converged_cell_from_one_still_improving():
+    from zoo.bench.worker import validation_history
+
+    rising = validation_history([{"val_elbo": -120.0 + 2 * e, "val_loss": 120.0 - 2 * e} for e in range(8)])
+    flat = validation_history([{"val_elbo": -90.0 + 0.1 * e} for e in range(8)])
+    assert rising["val_elbo"][-1] == -106.0 and "val_loss" not in flat
+    assert docs_pages.late_gain({"history": rising}) == (4.0, 2)  # epochs 6 → 8: −110 → −106
+    assert docs_pages.late_gain({"history": flat}) == pytest.approx((0.2, 2))
+    assert docs_pages.late_gain({}) is None  # a cell from before the bench kept curves
+
+    def cell(name, history):
+        return {"id": name, "status": "ok", "epochs": 8, "train_images": 1000, "history": history,
+                "spec": {"train": {"batch_size": 100}}}
+
+    payload = {"cells": [cell("a", rising), cell("b", flat), cell("c", {})]}
+    groups = [{"label": name, "cells": [name]} for name in "abc"]
+    (line, _) = docs_pages._training(groups, payload)
+    assert "a: 8 epochs on 1,000 training images in batches of 100 (80 steps), validation ELBO +4.00 nats" in line
+    assert "Still improving when the budget ended" in line and ": a;" in line  # b rose 0.2 nat: converged
+    assert "cannot show whether they had converged" in line  # c

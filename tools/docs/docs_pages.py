@@ -689,12 +689,28 @@ def _commentary(experiment_id: str, groups: Sequence[Mapping[str, Any]]) -> list
     return [" ".join(out), ""] if out else []
 
 
+# A cell counts as still improving when its validation ELBO rose by more than this over its last quarter of
+# epochs (in nats per image; about the spread of two seeds of the MNIST models).
+STILL_IMPROVING_NATS = 1.0
+
+
+def late_gain(cell: Mapping[str, Any]) -> tuple[float, int] | None:
+    """(rise of the validation ELBO over the last quarter of the epochs, that many epochs) of a cell, or None
+    when its record has no curve (cells from before the bench kept one, and models without an ELBO)."""
+    curve = [v for v in ((cell.get("history") or {}).get("val_elbo") or []) if v is not None]
+    if len(curve) < 4:
+        return None
+    span = len(curve) // 4
+    return curve[-1] - curve[-1 - span], span
+
+
 def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> list[str]:
-    """One sentence on how long each group trained (steps = epochs × batches per epoch)."""
+    """How long each group trained (steps = epochs × batches per epoch), and whether it was still improving
+    at the end (its seed-0 cell's validation ELBO over the last quarter of its epochs)."""
     import math
 
     cells = {c["id"]: c for c in payload["cells"]}
-    parts = []
+    parts, improving, unknown = [], [], 0
     for group in groups:
         cell = next((cells[i] for i in group["cells"] if cells.get(i, {}).get("status") == "ok"), None)
         if not cell:
@@ -702,10 +718,26 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
         epochs, images = cell.get("epochs"), cell.get("train_images")
         batch = cell["spec"]["train"]["batch_size"]
         steps = epochs * math.ceil(images / batch) if epochs and images else None
-        parts.append(f"{group['label']}: {epochs} epochs on {images:,} training images in batches of {batch}"
-                     + (f" ({steps:,} steps)" if steps else ""))
-    return ["*Training:* " + "; ".join(parts) + ". The registry's own settings train much longer "
-            "(`zoo bench --budget registry`), so these are early-training snapshots.", ""] if parts else []
+        text = (f"{group['label']}: {epochs} epochs on {images:,} training images in batches of {batch}"
+                + (f" ({steps:,} steps)" if steps else ""))
+        gain = late_gain(cell)
+        if gain is None:
+            unknown += 1
+        else:
+            text += f", validation ELBO {gain[0]:+.2f} nats over its last {gain[1]} epochs"
+            if gain[0] > STILL_IMPROVING_NATS:
+                improving.append(group["label"])
+        parts.append(text)
+    if not parts:
+        return []
+    lines = ["*Training:* " + "; ".join(parts) + "."]
+    if improving:
+        lines.append(f"Still improving when the budget ended (a rise above {STILL_IMPROVING_NATS:g} nat over the "
+                     f"last quarter of training): {', '.join(improving)}; their numbers are not converged.")
+    if unknown:
+        lines.append("Cells recorded before the bench kept validation curves cannot show whether they had "
+                     "converged.")
+    return [" ".join(lines), ""]
 
 
 def _planned_cells(experiment) -> list[str]:

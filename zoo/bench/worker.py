@@ -194,7 +194,19 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         "platform": manifest.get("platform"),
         "devices": manifest.get("devices"),
         "figures": sorted(p.name for p in figures.glob("*.png")),
+        "history": validation_history(state.get("history", [])),
     }
+
+
+def validation_history(rows: list[dict[str, Any]]) -> dict[str, list[float | None]]:
+    """Per-epoch validation curves of a run's history (``val_elbo`` and ``val_loss``, when it has them): how a
+    page tells a converged cell from one cut off while still improving."""
+    out = {}
+    for key in ("val_elbo", "val_loss"):
+        values = [row.get(key) for row in rows]
+        if any(v is not None for v in values):
+            out[key] = [None if v is None else float(v) for v in values]
+    return out
 
 
 def disentanglement_record(metrics: dict[str, Any]) -> dict[str, Any]:
