@@ -323,10 +323,13 @@ def test_withheld_or_missing_results_give_cards_without_numbers(generated, tmp_p
         measured = card[card.index("## Measured"):]
         assert measured.count("No measured numbers yet") == 1, name
         assert f"zoo bench --budget standard --models {name}" in measured, name
-        assert "uncommitted tree" in measured and not linked_images(card), name
+        # The reference results are a results set of their own (committed clean): their figures may stay.
+        standard_images = [i for i in linked_images(card) if not i.startswith("assets/reference/")]
+        assert "uncommitted tree" in measured and not standard_images, name
     block = gallery((docs / "index.md").read_text())
     assert "No measured samples yet" in block and not linked_images(block)
-    assert not list((docs / "models").glob("assets/**/*.png")), "withheld figures were copied"
+    copied = [p for p in (docs / "models").glob("assets/**/*.png") if "reference" not in p.parts]
+    assert not copied, "withheld figures were copied"
     # No results at all: the same sentence, naming where they were looked for.
     payload, why = docs_pages.published_results(tmp_path / "nothing")
     assert payload is None and "no bench results" in why
@@ -433,3 +436,25 @@ def test_training_line_tells_a_converged_cell_from_one_still_improving():
     assert "a: 8 epochs on 1,000 training images in batches of 100 (80 steps), validation ELBO +4.00 nats" in line
     assert "Still improving when the budget ended" in line and ": a;" in line  # b rose 0.2 nat: converged
     assert "cannot show whether they had converged" in line  # c
+
+
+def test_a_card_shows_the_converged_reference_figures_of_its_entry(generated):
+    """Entries with a finished reference cell get its sample grid and reconstructions, linked at full size
+    and copied beside the card; entries without one get no such section."""
+    from reproducibility import _shown_results
+
+    docs, _ = generated["clean"]
+    payload, groups = _shown_results(docs_pages.REFERENCE_RESULTS)
+    finished = {name for name, group in groups.items() if group["n_ok"]} if payload else set()
+    for name in registry_entries():
+        card = (docs / "models" / f"{name}.md").read_text()
+        if name not in finished:
+            assert "of the reference budget" not in card, name
+            continue
+        section = card[card.index("of the reference budget: samples and reconstructions"):]
+        images = [image for image in linked_images(section) if image.startswith("assets/reference/")]
+        assert [Path(i).name for i in images][-1] == "reconstructions.png", (name, images)
+        assert Path(images[0]).name in docs_pages.SAMPLE_FIGURES, (name, images)
+        for image in images:
+            assert (docs / "models" / image).read_bytes() == \
+                (docs_pages.REFERENCE_RESULTS / image.removeprefix("assets/reference/")).read_bytes(), image

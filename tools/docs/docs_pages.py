@@ -29,7 +29,8 @@ from typing import Any, Mapping, Sequence
 REPO = Path(__file__).resolve().parent.parent.parent
 # Imported here, at load time: the MkDocs hook loads this module with tools/docs/ on sys.path and takes it off
 # again before the build's events run.
-from reproducibility import card_lines, reproducibility_page  # noqa: E402  (beside this file)
+from reproducibility import RESULTS as REFERENCE_RESULTS  # noqa: E402  (beside this file)
+from reproducibility import card_lines, reproducibility_page  # noqa: E402
 DOCS = REPO / "docs"
 DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "standard"
 # Budgets whose experiments get their pages from their own results (the disentanglement study).
@@ -299,7 +300,7 @@ def _comparisons_with(name: str) -> list[str]:
 
 
 def model_card(name: str, resolved: tuple[Any, Any, Any], payload: Mapping[str, Any] | None, why: str,
-               assets: Assets, results: Path = DEFAULT_RESULTS) -> str:
+               assets: Assets, results: Path = DEFAULT_RESULTS, reference_assets: Assets | None = None) -> str:
     """One entry's page: what it is, its paper, its preset and its measured numbers and figures."""
     import yaml
 
@@ -341,9 +342,36 @@ def model_card(name: str, resolved: tuple[Any, Any, Any], payload: Mapping[str, 
               yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=None,
                              width=100).rstrip(), "```", ""]
     lines += _measured(name, payload, why, assets)
-    lines += card_lines(name)
+    reproduced = card_lines(name)
+    lines += reproduced
+    if reproduced and reference_assets is not None:
+        lines += _reference_figures(name, reference_assets)
     lines += _comparisons_with(name)
     return "\n".join(lines)
+
+
+def _reference_figures(name: str, assets: Assets) -> list[str]:
+    """The converged samples and reconstructions of an entry: its seed-0 cell of the reference results (the
+    budget whose numbers the card's "Reproduced" section gives), linked at full size."""
+    from reproducibility import _shown_results
+
+    payload, groups = _shown_results(assets.results)
+    group = groups.get(name)
+    sample = _sample_figure(group, payload, assets) if payload else None
+    if sample is None:
+        return []
+    figure, link, cell = sample
+    shown = [(figure, link)]
+    reconstructions = assets(f"{cell['result_dir']}/figures/reconstructions.png")
+    if reconstructions:
+        shown.append(("reconstructions.png", reconstructions))
+    lines = [f"### Seed {cell['seed']} of the reference budget: samples and reconstructions", ""]
+    for figure, link in shown:
+        title = FIGURE_TITLES.get(figure, figure.removesuffix(".png").replace("_", " "))
+        lines += [linked_image(f"{title} ({name}, reference budget, seed {cell['seed']})", link), "",
+                  f"*{CARD_CAPTIONS.get(figure, title[:1].upper() + title[1:])}, after {cell.get('epochs')} "
+                  "epochs.*", ""]
+    return lines
 
 
 def gallery_block(entries: Mapping[str, tuple[Any, Any, Any]], payload: Mapping[str, Any] | None, why: str,
@@ -958,8 +986,10 @@ def generate(docs: Path = DOCS, results: Path = DEFAULT_RESULTS, log=print) -> l
     cards = docs / CARDS_DIR
     payload, why = published_results(results)
     assets = Assets(cards / "assets", results)
+    reference_assets = Assets(cards / "assets", REFERENCE_RESULTS, prefix=REFERENCE_RESULTS.name, used=assets.used)
     for name, resolved in entries.items():
-        if write_if_changed(cards / f"{name}.md", model_card(name, resolved, payload, why, assets, results)):
+        if write_if_changed(cards / f"{name}.md", model_card(name, resolved, payload, why, assets, results,
+                                                             reference_assets)):
             changed.append(cards / f"{name}.md")
     for stale in sorted(cards.glob("*.md")):
         if stale.stem not in entries and stale.read_text().startswith(GENERATED_NOTE.split("(")[0]):
