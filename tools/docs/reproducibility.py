@@ -137,15 +137,21 @@ def reproducibility_page(results: Path = RESULTS) -> str:
         lines += ['!!! info "How these numbers were made"', "", "    " + provenance(payload), ""]
 
     lines += ["## Test NLL", "",
+              "Each name links to the model's card, which shows the reference cell's samples and "
+              "reconstructions once it has run.", "",
               "| model | zoo NLL (nats) | seeds | zoo protocol | published NLL (nats) | source | their protocol |",
               "| --- | ---: | ---: | --- | ---: | --- | --- |"]
-    order = list(dict.fromkeys([*(k for k in numbers["models"] if k != "m2"), *groups]))
+    from zoo.bench.budgets import REFERENCE_MODELS
+
+    # Every entry the budget trains, so that a missing cell shows as "not run" rather than as no row.
+    order = list(dict.fromkeys([*(k for k in numbers["models"] if k != "m2"), *REFERENCE_MODELS, *groups]))
     conditional = _conditional_entries()
     for name in order:
         group = groups.get(name)
-        if name == "m2" or (group and _nll(group) is None and name not in numbers["models"]):
-            continue
-        ours = _pm(_nll(group)) if group else "not run"
+        if name == "m2":
+            continue  # its number is the test error (Targets)
+        ours = ("not run" if not group else "no bound (deterministic codes)" if _nll(group) is None
+                else _pm(_nll(group)))
         if group and name in conditional and _nll(group) is not None:
             ours += r" (of p(x \| y))"  # the bar escaped: this is a table cell
         seeds = str(group["n_ok"]) if group else "–"
@@ -157,7 +163,7 @@ def reproducibility_page(results: Path = RESULTS) -> str:
                                                    f"{ref['binarisation']} binarisation" if "k" in ref else None)
                                        if x) or "–"
             first = index == 0
-            lines.append(f"| {f'`{name}`' if first else ''} | {ours if first else ''} | {seeds if first else ''} "
+            lines.append(f"| {f'[`{name}`](../models/{name}.md)' if first else ''} | {ours if first else ''} | {seeds if first else ''} "
                          f"| {protocol if first else ''} | {theirs} | {ref.get('source', 'no published number')} "
                          f"| {their_protocol} |")
     lines.append("")
