@@ -21,6 +21,10 @@ class ELBO(Objective):
         super().__init__(**kwargs)
         self.beta, self.capacity_max, self.capacity_steps = float(beta), float(capacity_max), int(capacity_steps)
 
+    @property
+    def schedule_steps(self) -> int:
+        return self.capacity_steps if self.capacity_max > 0 else 0
+
     def capacity(self, step: tf.Tensor) -> tf.Tensor:
         """C at ``step``: 0 → capacity_max over capacity_steps steps, then constant."""
         return self.capacity_max * tf.minimum(1.0, step / float(self.capacity_steps))

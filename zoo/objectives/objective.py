@@ -99,6 +99,13 @@ class Objective(keras.layers.Layer):
     def optimizer_groups(self) -> list[OptimizerGroup]:
         return []
 
+    @property
+    def schedule_steps(self) -> int:
+        """Optimiser steps after which the loss no longer depends on the step (0: never did). Until then the
+        model is not yet the one its objective asks for (AnnealedVAE's capacity is still rising), so the best
+        checkpoint is chosen only among epochs that end at or after this step."""
+        return 0
+
 
 def kl_warmup_weight(step: tf.Tensor, warmup_steps: int) -> tf.Tensor:
     """Linear KL warm-up: min(1, step / warmup_steps), 1 without warm-up."""

@@ -221,12 +221,17 @@ class RunCheckpoint(keras.callbacks.Callback):
     and leaves ``state.json`` and the checkpoint it names as they were.
     """
 
-    def __init__(self, run: RunDir, state: dict[str, Any], patience: int, guard: DivergenceGuard):
+    def __init__(self, run: RunDir, state: dict[str, Any], patience: int, guard: DivergenceGuard,
+                 select_from_epoch: int = 1):
         super().__init__()
         self.run = run
         self.state = state
         self.patience = patience
         self.guard = guard
+        # Epochs before this one end while the objective's schedule still runs: each is kept as the best so
+        # far (the latest model is the one closest to what the objective asks for), and selection by the
+        # validation ELBO starts afresh at this epoch.
+        self.select_from_epoch = max(1, int(select_from_epoch))
         self.epoch_started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -239,7 +244,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         row = {"epoch": number, **{k: float(v) for k, v in (logs or {}).items()},
                "seconds": round(time.perf_counter() - self.epoch_started, 3)}
         old = self.state
-        improved = old["best"] is None or row[MONITOR] > old["best"]
+        improved = (number <= self.select_from_epoch or old["best"] is None or row[MONITOR] > old["best"])
         checkpoint = self.run.epoch_checkpoint(number)
         new = {**old, "history": [*old["history"], row], "epoch": number, "checkpoint": checkpoint.name}
         if improved:
