@@ -272,17 +272,8 @@ def _measured(name: str, payload: Mapping[str, Any] | None, why: str, assets: As
     if cell is None:
         return lines + [f"Every seed of `{name}` failed in this run: the [failed cells](../comparisons/index.md"
                         "#failed-cells) give the errors.", ""]
-    sample = _sample_figure(main, payload, assets)
-    figures = [(sample[0], sample[1])] if sample else []
-    reconstructions = assets(f"{cell['result_dir']}/figures/reconstructions.png")
-    if reconstructions:
-        figures.append(("reconstructions.png", reconstructions))
-    if figures:
-        lines += [f"### Seed {cell['seed']}: samples and reconstructions", ""]
-        for figure, link in figures:
-            title = FIGURE_TITLES.get(figure, figure.removesuffix(".png").replace("_", " "))
-            lines += [linked_image(f"{title} ({name}, seed {cell['seed']})", link), "",
-                      f"*{CARD_CAPTIONS.get(figure, title[:1].upper() + title[1:])}.*", ""]
+    lines += _cell_figures(name, cell, _sample_figure(main, payload, assets), assets,
+                           heading=f"Seed {cell['seed']}", where=f"seed {cell['seed']}")
     train = (cell.get("command") or {}).get("train")
     if train:
         lines += [f"Reproduce the seed-{cell['seed']} cell:", "", "```bash", train, "```", ""]
@@ -350,28 +341,36 @@ def model_card(name: str, resolved: tuple[Any, Any, Any], payload: Mapping[str, 
     return "\n".join(lines)
 
 
+def _cell_figures(name: str, cell: Mapping[str, Any], sample, assets: Assets, heading: str, where: str,
+                  after: str = "") -> list[str]:
+    """A card's "<heading>: samples and reconstructions" block of one cell: ``sample`` (what ``_sample_figure``
+    found, or None) and the cell's reconstructions, each linked at full size with its caption."""
+    figures = [(sample[0], sample[1])] if sample else []
+    reconstructions = assets(f"{cell['result_dir']}/figures/reconstructions.png")
+    if reconstructions:
+        figures.append(("reconstructions.png", reconstructions))
+    if not figures:
+        return []
+    lines = [f"### {heading}: samples and reconstructions", ""]
+    for figure, link in figures:
+        title = FIGURE_TITLES.get(figure, figure.removesuffix(".png").replace("_", " "))
+        lines += [linked_image(f"{title} ({name}, {where})", link), "",
+                  f"*{CARD_CAPTIONS.get(figure, title[:1].upper() + title[1:])}{after}.*", ""]
+    return lines
+
+
 def _reference_figures(name: str, assets: Assets) -> list[str]:
     """The converged samples and reconstructions of an entry: its seed-0 cell of the reference results (the
     budget whose numbers the card's "Reproduced" section gives), linked at full size."""
     from reproducibility import _shown_results
 
     payload, groups = _shown_results(assets.results)
-    group = groups.get(name)
-    sample = _sample_figure(group, payload, assets) if payload else None
+    sample = _sample_figure(groups.get(name), payload, assets) if payload else None
     if sample is None:
         return []
-    figure, link, cell = sample
-    shown = [(figure, link)]
-    reconstructions = assets(f"{cell['result_dir']}/figures/reconstructions.png")
-    if reconstructions:
-        shown.append(("reconstructions.png", reconstructions))
-    lines = [f"### Seed {cell['seed']} of the reference budget: samples and reconstructions", ""]
-    for figure, link in shown:
-        title = FIGURE_TITLES.get(figure, figure.removesuffix(".png").replace("_", " "))
-        lines += [linked_image(f"{title} ({name}, reference budget, seed {cell['seed']})", link), "",
-                  f"*{CARD_CAPTIONS.get(figure, title[:1].upper() + title[1:])}, after {cell.get('epochs')} "
-                  "epochs.*", ""]
-    return lines
+    cell = sample[2]
+    return _cell_figures(name, cell, sample, assets, heading=f"Seed {cell['seed']} of the reference budget",
+                         where=f"reference budget, seed {cell['seed']}", after=f", after {cell.get('epochs')} epochs")
 
 
 def gallery_block(entries: Mapping[str, tuple[Any, Any, Any]], payload: Mapping[str, Any] | None, why: str,
@@ -763,8 +762,8 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
         lines.append(f"Still improving when the budget ended (a rise above {STILL_IMPROVING_NATS:g} nat over the "
                      f"last quarter of training): {', '.join(improving)}; their numbers are not converged.")
     if unknown:
-        lines.append("Cells recorded before the bench kept validation curves cannot show whether they had "
-                     "converged.")
+        lines.append("Cells without a validation-ELBO curve (recorded before the bench kept one, or a model "
+                     "without an ELBO) cannot show whether they had converged.")
     return [" ".join(lines), ""]
 
 

@@ -199,14 +199,12 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def validation_history(rows: list[dict[str, Any]]) -> dict[str, list[float | None]]:
-    """Per-epoch validation curves of a run's history (``val_elbo`` and ``val_loss``, when it has them): how a
-    page tells a converged cell from one cut off while still improving."""
-    out = {}
-    for key in ("val_elbo", "val_loss"):
-        values = [row.get(key) for row in rows]
-        if any(v is not None for v in values):
-            out[key] = [None if v is None else float(v) for v in values]
-    return out
+    """The per-epoch validation ELBO of a run's history (``{"val_elbo": [...]}``, empty for a model without
+    one): how a page tells a converged cell from one cut off while still improving."""
+    values = [row.get("val_elbo") for row in rows]
+    if all(v is None for v in values):
+        return {}
+    return {"val_elbo": [None if v is None else float(v) for v in values]}
 
 
 def disentanglement_record(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -425,8 +425,7 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
     if run.manifest.exists():  # a multi-worker helper's scratch folder has none
         record_execution(run, state["epoch"], execution)
     guard = DivergenceGuard.for_run(train_cfg, state)
-    schedule_steps = int(getattr(model.zoo_model.objective, "schedule_steps", 0) or 0)
-    select_from_epoch = -(-schedule_steps // steps) if schedule_steps else 1  # the first epoch past the schedule
+    select_from_epoch = -(-model.zoo_model.objective.schedule_steps // steps)  # the first epoch past the schedule
     callbacks = [guard, RunCheckpoint(run, state, train_cfg.early_stopping_patience, guard, select_from_epoch),
                  keras.callbacks.TensorBoard(str(run.tensorboard), write_graph=False), EpochLog(guard, log=log)]
     log(f"training {spec.name} on {data.name}: {len(data.train.x)} train / {len(data.validation.x)} validation "
