@@ -124,15 +124,20 @@ def test_best_checkpoint_is_chosen_only_after_the_objectives_schedule_ends(share
     validation ELBO than the model the objective asks for, so selection starts at the first epoch past the
     ramp. Without a schedule (vae), the best epoch is the argmax over all epochs, as before."""
     assert ELBO(capacity_max=25.0, capacity_steps=10000).schedule_steps == 10000 and ELBO().schedule_steps == 0
-    for name, model, select_from in (("annealed_vae", {"capacity_steps": 16}, 2), ("vae", {}, 1)):
+    # A capacity ramp to 400 nats that ends with the last epoch (32 steps): the rate it forces makes an
+    # earlier epoch's validation ELBO the best of the run, the case the selection must not fall for.
+    cases = (("annealed_vae", {"capacity_steps": 32, "capacity_max": 400.0}, 4), ("vae", {}, 1))
+    for name, model, select_from in cases:
         spec = resolve(load_registry().get(name), {
             "data": {"data_dir": str(shared_data_dir), "train_subset": 1024, "validation_size": 512},
             "model": {"latent_dim": 4, "hidden_units": [64], **model}, "train": {"epochs": 4, "batch_size": 128}})
         run = RunDir(tmp_path / name)
-        train(spec, run, evaluate=False, log=lambda _: None)  # 8 steps per epoch: the ramp ends with epoch 2
+        train(spec, run, evaluate=False, log=lambda _: None)  # 8 steps per epoch
         state = json.loads(run.state.read_text())
         scores = {row["epoch"]: row["val_elbo"] for row in state["history"]}
         eligible = {epoch: score for epoch, score in scores.items() if epoch >= select_from}
+        if name == "annealed_vae":
+            assert max(scores, key=scores.get) < 4, scores  # what selection over every epoch would keep
         assert state["best_epoch"] == max(eligible, key=eligible.get), (name, scores, state["best_epoch"])
         assert state["best"] == pytest.approx(eligible[state["best_epoch"]])
 
