@@ -18,7 +18,7 @@ from zoo.models.gumbel_vae import GumbelSoftmaxVAE
 from zoo.models.iaf_vae import IAFVAE
 from zoo.models.svae import HypersphericalVAE
 from zoo.objectives import compute_terms
-from zoo.objectives.gumbel_softmax import relaxed_codes, temperature_schedule
+from zoo.objectives.gumbel_softmax import GumbelSoftmaxELBO, relaxed_codes, temperature_schedule
 from zoo.objectives.hyperspherical import vmf_rejection_log_ratio
 from zoo.registry import load_registry
 from zoo.run_spec import resolve
@@ -127,6 +127,18 @@ def test_temperature_follows_the_annealing_schedule():
     assert float(compute_terms(model, images, labels, seed=SEED, step=5500)["temperature"]) == pytest.approx(
         math.exp(-0.5), rel=1e-6)
     assert float(compute_terms(model, images, labels, seed=SEED)["temperature"]) == 0.5  # after training
+
+
+def test_gumbel_schedule_ends_at_the_first_step_at_the_temperature_floor():
+    # The best checkpoint is chosen only after this step, so it must be the first step where τ = τ_min.
+    for initial, minimum, rate, interval in [(1.0, 0.5, 1e-4, 1000), (2.0, 0.1, 1e-3, 1), (1.0, 0.3, 3e-5, 500)]:
+        objective = GumbelSoftmaxELBO(temperature_initial=initial, temperature_min=minimum, anneal_rate=rate,
+                                      anneal_interval=interval)
+        end = objective.schedule_steps
+        assert float(temperature_schedule(end, initial, minimum, rate, interval)) == pytest.approx(minimum)
+        assert float(temperature_schedule(end - 1, initial, minimum, rate, interval)) > minimum * (1 + 1e-6)
+    assert GumbelSoftmaxELBO(anneal_rate=1e-4, anneal_interval=1000).schedule_steps == 7000
+    assert GumbelSoftmaxELBO(temperature_initial=0.5, temperature_min=0.5).schedule_steps == 0
 
 
 def test_rate_is_the_categorical_kl_computed_by_hand_and_the_loss_decodes_relaxed_codes():

@@ -17,6 +17,8 @@ distortion at a relaxed code at τ(t) (``relaxed_distortion``), plus the categor
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -60,6 +62,16 @@ class GumbelSoftmaxELBO(ELBO):
         self.temperature_initial, self.temperature_min = float(temperature_initial), float(temperature_min)
         self.anneal_rate, self.anneal_interval = float(anneal_rate), int(anneal_interval)
         self.straight_through = bool(straight_through)
+
+    @property
+    def schedule_steps(self) -> int:
+        """The first step at which τ has reached τ_min (and any capacity ramp has ended)."""
+        annealed = 0
+        if self.temperature_initial > self.temperature_min and self.anneal_rate > 0:
+            holds = math.ceil(math.log(self.temperature_initial / self.temperature_min)
+                              / (self.anneal_rate * self.anneal_interval))
+            annealed = holds * self.anneal_interval
+        return max(super().schedule_steps, annealed)
 
     def temperature(self, step) -> tf.Tensor:
         return temperature_schedule(step, self.temperature_initial, self.temperature_min, self.anneal_rate,
