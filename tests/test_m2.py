@@ -10,7 +10,7 @@ import tensorflow as tf
 from harness import batch, evaluate_entry
 from inprocess_cli import one_error_line, run_cli
 
-from zoo.data import DataConfig, binarize_array, load_dataset, train_dataset
+from zoo.data import DataConfig, Split, binarize_array, load_dataset, steps_per_epoch, train_dataset
 from zoo.errors import ZooError
 from zoo.evaluation.metrics import classification_error
 from zoo.models import ConditionalVAE
@@ -66,6 +66,52 @@ def test_labels_flag_reaches_the_data_config(shared_data_dir, monkeypatch, capsy
     monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data_dir))
     line = one_error_line(run_cli(capsys, "train", "m2", "--labels", "15", "--epochs", "1"))
     assert "labels=15; it must be a multiple of mnist's 10 classes" in line
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    (dict(labelled_per_batch=8), "labelled_per_batch=8; it must be 0 unless data.labels is set"),
+    (dict(labels=20, labelled_per_batch=30), "labelled_per_batch=30; it must be at most data.labels = 20"),
+])
+def test_impossible_labelled_batch_sizes_are_refused_in_one_line(fields, expected):
+    with pytest.raises(ZooError) as error:
+        DataConfig(name="mnist", **fields)
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def _toy_semi_supervised_split():
+    rng = np.random.default_rng(3)
+    labels = np.full(64, -1, dtype=np.int32)
+    labels[rng.choice(64, 12, replace=False)] = np.arange(12) % CLASSES
+    return Split(rng.integers(0, 256, (64, 4, 4, 1), dtype=np.uint8), labels)
+
+
+def _pairs(dataset):
+    return [(x.numpy(), y.numpy()) for x, y in dataset]
+
+
+def test_labelled_per_batch_appends_fresh_distinct_labelled_images_to_every_batch():
+    split = _toy_semi_supervised_split()
+    options = dict(batch_size=16, seed=4, epochs=3, binarization="none")
+    plain = _pairs(train_dataset(split, start_epoch=0, **options))
+    mixed = _pairs(train_dataset(split, start_epoch=0, labelled_per_batch=5, **options))
+    assert len(mixed) == len(plain) == 3 * steps_per_epoch(split, 16)
+    labelled_images = {split.x[row].tobytes(): split.y[row] for row in np.flatnonzero(split.y >= 0)}
+    picks = set()
+    for (x, y), (plain_x, plain_y) in zip(mixed, plain):
+        assert x.shape == (21, 4, 4, 1)
+        # The epoch's shuffle is untouched: the first 16 images are the batch without extra labels.
+        np.testing.assert_array_equal(x[:16], plain_x)
+        np.testing.assert_array_equal(y[:16], plain_y)
+        extra = [(x[i] * 255).round().astype(np.uint8).tobytes() for i in range(16, 21)]
+        assert len(set(extra)) == 5  # distinct images within a step
+        assert [labelled_images[image] for image in extra] == list(y[16:])  # labelled ones, with their labels
+        picks.add(tuple(extra))
+    assert len(picks) == len(mixed)  # drawn afresh at every step
+    # A pure function of (seed, epoch, step): a run resumed at epoch 2 gets the same batches.
+    resumed = _pairs(train_dataset(split, start_epoch=2, labelled_per_batch=5, **options))
+    for (x, y), (x_full, y_full) in zip(resumed, mixed[-len(resumed):]):
+        np.testing.assert_array_equal(x, x_full)
+        np.testing.assert_array_equal(y, y_full)
 
 
 # -------------------------------------------------------------- objective

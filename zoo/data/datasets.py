@@ -19,6 +19,9 @@ seed, so every model in the zoo is validated and tested on the same examples:
   each class in a permutation of the training split drawn with split seed 0,
   so a run with more labels keeps those of a run with fewer. Every other
   training label becomes -1 (unlabelled); validation and test keep theirs.
+  ``labelled_per_batch`` (training pipeline) appends that many of the kept
+  labelled images to every training batch, so a semi-supervised model sees
+  its few labels at every step instead of once in a few hundred batches.
 
 For Cartoon Set and folders the split is decided on the file list, and only the
 files that end up in a split are decoded: a subset run (tests, smoke runs)
@@ -98,6 +101,8 @@ class DataConfig(Config):
     test_subset: int | None = bounded_field(None, minimum=1, help="first n test examples; unset = all")
     labels: int | None = bounded_field(None, minimum=1, help="training labels kept, balanced over the classes; the "
                                        "rest become -1 (unlabelled); unset = all")
+    labelled_per_batch: int = bounded_field(0, minimum=0, help="with labels: this many labelled training images "
+                                            "appended to every training batch, drawn afresh each step (0: none)")
     download: bool = True
     memory_budget_mb: int = bounded_field(
         256, minimum=0, help="cartoon/folder: above this decoded size (N x S x S x 3 bytes) the training split is "
@@ -127,6 +132,13 @@ class DataConfig(Config):
             if self.labels % classes:
                 raise _bad("labels", self.labels, f"a multiple of {self.name}'s {classes} classes (the same number "
                            "of labels per class)")
+        if self.labelled_per_batch:
+            if self.labels is None:
+                raise _bad("labelled_per_batch", self.labelled_per_batch,
+                           "0 unless data.labels is set (every image is labelled without it)")
+            if self.labelled_per_batch > self.labels:
+                raise _bad("labelled_per_batch", self.labelled_per_batch,
+                           f"at most data.labels = {self.labels} (a batch draws each labelled image once at most)")
 
     @property
     def expected_image_shape(self) -> tuple[int, int, int]:

@@ -91,13 +91,18 @@ def steps_per_epoch(split: Split, batch_size: int) -> int:
 
 
 def train_dataset(
-    split: Split, *, batch_size: int, seed: int, start_epoch: int, epochs: int, binarization: str
+    split: Split, *, batch_size: int, seed: int, start_epoch: int, epochs: int, binarization: str,
+    labelled_per_batch: int = 0,
 ) -> tf.data.Dataset:
     """Training batches for epochs ``start_epoch .. epochs-1``, back to back.
 
     Yields ``(x, y)``: x float32 [B, H, W, C] in [0, 1] (or {0, 1} when
     binarised), y int32 [B]. Each epoch has ``steps_per_epoch(split, batch_size)``
     batches and is a pure function of (seed, epoch).
+
+    ``labelled_per_batch`` = k > 0 appends k labelled images (label >= 0) to
+    every batch, B + k images in all: k distinct ones drawn afresh each step, a
+    pure function of (seed, epoch, step) too. The epoch's shuffle is unchanged.
     """
     mode = _check_mode(binarization)
     steps = steps_per_epoch(split, batch_size)
@@ -122,6 +127,7 @@ def train_dataset(
     labels = tf.constant(split.y)
     seed_tensor = tf.constant([int(seed)], dtype=tf.int64)
     used = steps * batch_size
+    labelled_rows = _labelled_rows(split, labelled_per_batch)
 
     # No Python control flow on tensors below, so AutoGraph is skipped (faster tracing, no warnings).
     @tf.autograph.experimental.do_not_convert
@@ -136,6 +142,11 @@ def train_dataset(
 
     @tf.autograph.experimental.do_not_convert
     def make_batch(epoch, step, batch_rows):
+        if labelled_rows is not None:
+            # A negative counter: these draws never share a seed with the binarisation noise below.
+            pick_seed = tf.concat([seed_tensor, [-(epoch * _STEP_STRIDE + step) - 1]], axis=0)
+            pick = tf.random.experimental.stateless_shuffle(labelled_rows, seed=pick_seed, alg=_ALG)
+            batch_rows = tf.concat([batch_rows, pick[:labelled_per_batch]], axis=0)
         x = gather(batch_rows)
         y = tf.gather(labels, batch_rows)
         if mode == "dynamic":
@@ -153,6 +164,19 @@ def train_dataset(
     dataset = tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch_batches)
     dataset = dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _labelled_rows(split: Split, labelled_per_batch: int) -> tf.Tensor | None:
+    """The rows of the labelled training images, or None when no batch gets extra ones."""
+    if not _is_int(labelled_per_batch) or labelled_per_batch < 0:
+        raise ValueError(f"labelled_per_batch must be an integer >= 0, got {labelled_per_batch!r}")
+    if not labelled_per_batch:
+        return None
+    rows = np.flatnonzero(np.asarray(split.y) >= 0).astype(np.int32)
+    if len(rows) < labelled_per_batch:
+        raise ZooError(f"data.labelled_per_batch={labelled_per_batch} asks for more labelled images per batch than "
+                       f"the training split holds ({len(rows)}); lower it to at most {len(rows)}")
+    return tf.constant(rows)
 
 
 def eval_dataset(split: Split, *, batch_size: int, binarization: str, seed: int = 0) -> tf.data.Dataset:

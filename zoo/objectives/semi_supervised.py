@@ -8,7 +8,10 @@ section 3.1.2, eqs. (6)-(9), with the labels y of only some images known:
 - J^α = Σ_labelled [L(x, y) + α · (−log q(y|x))] + Σ_unlabelled U(x)
 
 The loss is the batch mean of J^α's per-image terms. α weighs each labelled image's cross-entropy, so the
-paper's α = 0.1·N on an expectation over the labelled set is α = 0.1·N / N_labelled here. The paper's constant
+paper's α = 0.1·N on an expectation over the labelled set is α = 0.1·N / N_labelled here when batches are
+drawn uniformly. With ``DataConfig.labelled_per_batch`` = k, every batch of B images also carries k labelled
+ones, and the cross-entropy's weight in a batch's mean is α·k/(B + k) at every step instead of
+α·N_labelled/N on average. The paper's constant
 log p(y) = −log K is left out of L, so that a batch of labelled images with α = 0 is exactly the ELBO objective
 of the conditional VAE. The KL warm-up weight multiplies both KL terms, that of z and, for unlabelled images,
 KL(q(y|x) ‖ p(y)) = log K − H(q(y|x)). Labels −1 mark unlabelled images (``DataConfig.labels``).

@@ -418,7 +418,8 @@ def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binari
     train_cfg = spec.train
     steps = steps_per_epoch(data.train, train_cfg.batch_size)
     train_data = train_dataset(data.train, batch_size=train_cfg.batch_size, seed=train_cfg.seed,
-                               start_epoch=state["epoch"], epochs=train_cfg.epochs, binarization=binarization)
+                               start_epoch=state["epoch"], epochs=train_cfg.epochs, binarization=binarization,
+                               labelled_per_batch=spec.data.labelled_per_batch)
     validation = eval_dataset(data.validation, batch_size=memory.validation_batch_size(model, train_cfg.batch_size),
                               binarization=binarization, seed=0)
     execution = configure_fit(model, train_cfg, steps)

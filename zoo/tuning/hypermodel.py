@@ -180,7 +180,8 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         # The zoo's stateless pipeline from ``initial_epoch`` on: a Hyperband continuation
         # gets exactly the batches an uninterrupted run would see in those epochs.
         training = train_dataset(self.data.train, batch_size=train_cfg.batch_size, seed=train_cfg.seed,
-                                 start_epoch=initial_epoch, epochs=epochs, binarization=binarization)
+                                 start_epoch=initial_epoch, epochs=epochs, binarization=binarization,
+                                 labelled_per_batch=spec.data.labelled_per_batch)
         validation = eval_dataset(self.data.validation, batch_size=max(train_cfg.batch_size, 500),
                                   binarization=binarization, seed=0)
         configure_fit(model, train_cfg, steps)
