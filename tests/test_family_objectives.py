@@ -129,6 +129,6 @@ def test_annealed_vae_is_a_preset_of_beta_vae():
     assert spec.model_class() is BetaVAE
     config = spec.model_config(spec.data.expected_image_shape, spec.data.expected_num_classes)
     objective = spec.model_class()(config).objective
-    assert (objective.beta, objective.capacity_max, objective.capacity_steps) == (1000.0, 25.0, 10000)
+    assert (objective.beta, objective.capacity_max, objective.capacity_steps) == (30.0, 25.0, 10000)
     assert float(objective.capacity(tf.constant(5000.0))) == pytest.approx(12.5)
 

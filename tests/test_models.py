@@ -42,8 +42,26 @@ def test_capacity_schedule_ramps_c_linearly():
     seed = tf.constant([1, 2])
     for step, capacity in ((0, 0.0), (50, 5.0), (1000, 10.0)):
         terms = compute_terms(model, images, labels, seed=seed, step=step)
-        expected = np.mean(terms["distortion"].numpy() + 2.0 * np.abs(terms["rate"].numpy() - capacity))
+        expected = np.mean(terms["distortion"].numpy()) + 2.0 * np.abs(np.mean(terms["rate"].numpy()) - capacity)
         assert float(terms["loss"]) == pytest.approx(expected, rel=1e-5), step
+
+
+def test_capacity_constrains_the_batch_mean_rate_not_each_images_rate():
+    """disentanglement_lib's γ·|mean KL − C|: at the step where C equals the batch's mean rate the penalty
+    vanishes although the images' rates differ (the per-image form would add γ·mean|rate_i − C| > 0)."""
+    images, labels = batch()
+    seed = tf.constant([1, 2])
+    probe = BetaVAE(BetaVAEConfig(beta=1000.0, capacity_max=10.0, capacity_steps=100, **SMALL))
+    rates = compute_terms(probe, images, labels, seed=seed, step=0)["rate"].numpy()
+    assert np.ptp(rates) > 1e-3  # the images' rates differ, so the two forms would disagree
+    capacity_max = float(np.mean(rates)) * 2.0  # C reaches the mean rate half-way through the ramp
+    model = BetaVAE(BetaVAEConfig(beta=1000.0, capacity_max=capacity_max, capacity_steps=100, **SMALL))
+    compute_terms(model, images, labels, seed=seed, step=0)  # builds the weights before they are copied
+    model.set_weights(probe.get_weights())
+    terms = compute_terms(model, images, labels, seed=seed, step=50)
+    assert float(terms["loss"]) == pytest.approx(float(np.mean(terms["distortion"].numpy())), abs=1e-2)
+    per_image_penalty = 1000.0 * np.mean(np.abs(rates - np.mean(rates)))
+    assert per_image_penalty > 0.1
 
 
 def test_conditional_decoder_uses_the_label():
