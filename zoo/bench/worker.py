@@ -91,7 +91,7 @@ def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chun
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo import io as zio
     from zoo.bench import plots
-    from zoo.data import load_dataset, resolve_binarization
+    from zoo.data import load_dataset, resolve_binarization, steps_per_epoch
     from zoo.evaluation.coverage import empty_fraction
     from zoo.evaluation.latent_sources import latent_codes
     from zoo.evaluation.runner import test_arrays
@@ -159,6 +159,8 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     epochs = int(state.get("epoch") or spec.train.epochs)
     train_images = int(len(data.train.x) if spec.data.train_subset is None else min(spec.data.train_subset,
                                                                                        len(data.train.x)))
+    # Images the optimiser saw per epoch: labelled_per_batch adds k labelled images to every step's batch.
+    seen_per_epoch = train_images + spec.data.labelled_per_batch * steps_per_epoch(data.train, spec.train.batch_size)
     train_seconds = trained - started
     finished = time.perf_counter()
     resources = usage()
@@ -186,7 +188,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         "eval_seconds": evaluated - trained,
         "wall_seconds": finished - started,
         "cpu_seconds": resources["cpu_seconds"],
-        "throughput": train_images * epochs / (fit_seconds or train_seconds),
+        "throughput": seen_per_epoch * epochs / (fit_seconds or train_seconds),
         "peak_memory_mb": resources["peak_memory_mb"],
         "versions": manifest.get("versions"),
         "data_checksums": (manifest.get("dataset") or {}).get("checksums"),
