@@ -191,6 +191,13 @@ def has_convolutions(model: keras.Model) -> bool:
     return any(isinstance(layer, _CONVOLUTIONS) for layer in layers_of(model))
 
 
+def training_batches(spec: RunSpec, split, *, start_epoch: int, epochs: int, binarization: str):
+    """The run's stateless training pipeline for epochs ``start_epoch .. epochs-1``, as ``spec`` asks for it;
+    ``zoo train`` and ``zoo tune`` both read it here, so a data option reaches both."""
+    return train_dataset(split, batch_size=spec.train.batch_size, seed=spec.train.seed, start_epoch=start_epoch,
+                         epochs=epochs, binarization=binarization, labelled_per_batch=spec.data.labelled_per_batch)
+
+
 def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
     """What ``fit`` needs beyond the compiled model (``TrainConfig``): the learning-rate schedule, the steps per
     graph call and XLA. Called before every fit, fresh or resumed, so the run's config always decides them.
@@ -417,9 +424,8 @@ def _optimizer_steps(model) -> int | None:
 def _fit(model, spec: RunSpec, run: RunDir, data: ImageData, state: dict, binarization: str, log) -> None:
     train_cfg = spec.train
     steps = steps_per_epoch(data.train, train_cfg.batch_size)
-    train_data = train_dataset(data.train, batch_size=train_cfg.batch_size, seed=train_cfg.seed,
-                               start_epoch=state["epoch"], epochs=train_cfg.epochs, binarization=binarization,
-                               labelled_per_batch=spec.data.labelled_per_batch)
+    train_data = training_batches(spec, data.train, start_epoch=state["epoch"], epochs=train_cfg.epochs,
+                                  binarization=binarization)
     validation = eval_dataset(data.validation, batch_size=memory.validation_batch_size(model, train_cfg.batch_size),
                               binarization=binarization, seed=0)
     execution = configure_fit(model, train_cfg, steps)

@@ -26,13 +26,13 @@ import keras_tuner
 import numpy as np
 
 from zoo import io as zio
-from zoo.data import ImageData, binarize_array, eval_dataset, resolve_binarization, steps_per_epoch, train_dataset
+from zoo.data import ImageData, binarize_array, eval_dataset, resolve_binarization, steps_per_epoch
 from zoo.errors import ZooError
 from zoo.likelihoods import is_binary
 from zoo.registry import Entry
 from zoo.run_spec import RunSpec, resolve
 from zoo.training.callbacks import DivergenceGuard
-from zoo.training.trainer import build_model, configure_fit
+from zoo.training.trainer import build_model, configure_fit, training_batches
 from zoo.tuning.objectives import FACTOR_OBJECTIVES, check_objective
 from zoo.tuning.space import SearchParam, apply_values
 
@@ -179,9 +179,8 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         steps = steps_per_epoch(self.data.train, train_cfg.batch_size)
         # The zoo's stateless pipeline from ``initial_epoch`` on: a Hyperband continuation
         # gets exactly the batches an uninterrupted run would see in those epochs.
-        training = train_dataset(self.data.train, batch_size=train_cfg.batch_size, seed=train_cfg.seed,
-                                 start_epoch=initial_epoch, epochs=epochs, binarization=binarization,
-                                 labelled_per_batch=spec.data.labelled_per_batch)
+        training = training_batches(spec, self.data.train, start_epoch=initial_epoch, epochs=epochs,
+                                    binarization=binarization)
         validation = eval_dataset(self.data.validation, batch_size=max(train_cfg.batch_size, 500),
                                   binarization=binarization, seed=0)
         configure_fit(model, train_cfg, steps)
