@@ -10,6 +10,7 @@ import tensorflow as tf
 from harness import batch, evaluate_entry
 from inprocess_cli import one_error_line, run_cli
 
+from zoo.bench.worker import images_per_epoch
 from zoo.data import DataConfig, Split, binarize_array, load_dataset, steps_per_epoch, train_dataset
 from zoo.errors import ZooError
 from zoo.evaluation.metrics import classification_error
@@ -112,6 +113,16 @@ def test_labelled_per_batch_appends_fresh_distinct_labelled_images_to_every_batc
     for (x, y), (x_full, y_full) in zip(resumed, mixed[-len(resumed):]):
         np.testing.assert_array_equal(x, x_full)
         np.testing.assert_array_equal(y, y_full)
+
+
+@pytest.mark.parametrize("labelled_per_batch", [0, 5])
+def test_bench_throughput_counts_the_images_the_pipeline_yields(labelled_per_batch):
+    split = _toy_semi_supervised_split()  # 64 images, batch 24: 2 full batches, 16 images dropped
+    epoch = train_dataset(split, batch_size=24, seed=1, start_epoch=0, epochs=1, binarization="none",
+                          labelled_per_batch=labelled_per_batch)
+    yielded = sum(int(x.shape[0]) for x, _ in epoch)
+    counted = images_per_epoch(steps_per_epoch(split, 24), 24, labelled_per_batch)
+    assert yielded == counted == 2 * (24 + labelled_per_batch)
 
 
 # -------------------------------------------------------------- objective

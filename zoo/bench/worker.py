@@ -36,6 +36,12 @@ SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
 GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
 
 
+def images_per_epoch(steps: int, batch_size: int, labelled_per_batch: int = 0) -> int:
+    """Images the optimiser sees in one epoch of ``steps`` full batches (training drops the last partial one),
+    each of ``batch_size`` training images plus the ``labelled_per_batch`` labelled images M2 adds to it."""
+    return int(steps) * (int(batch_size) + int(labelled_per_batch))
+
+
 PARENT_ENV = "ZOO_BENCH_PARENT_PID"
 """Set by the runner to its own pid: the worker exits when that process is gone."""
 PR_SET_PDEATHSIG = 1
@@ -157,10 +163,9 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     epoch_seconds = [row.get("seconds") for row in state.get("history", [])]
     fit_seconds = sum(epoch_seconds) if epoch_seconds and all(s is not None for s in epoch_seconds) else None
     epochs = int(state.get("epoch") or spec.train.epochs)
-    train_images = int(len(data.train.x) if spec.data.train_subset is None else min(spec.data.train_subset,
-                                                                                       len(data.train.x)))
-    # Images the optimiser saw per epoch: labelled_per_batch adds k labelled images to every step's batch.
-    seen_per_epoch = train_images + spec.data.labelled_per_batch * steps_per_epoch(data.train, spec.train.batch_size)
+    train_images = len(data.train.x)  # load_dataset has applied data.train_subset
+    seen_per_epoch = images_per_epoch(steps_per_epoch(data.train, spec.train.batch_size), spec.train.batch_size,
+                                      spec.data.labelled_per_batch)
     train_seconds = trained - started
     finished = time.perf_counter()
     resources = usage()
