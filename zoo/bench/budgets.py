@@ -330,9 +330,11 @@ CORE_EXPERIMENTS = tuple(experiment.id for experiment in EXPERIMENTS if experime
 # Where the MLP models' validation ELBO has flattened under the cosine decay (the pages report the rise over
 # each cell's last quarter of epochs, so a budget too short for a model shows as such).
 STANDARD_EPOCHS = 20
-# The likelihood-bound family, trained longer than the reference budget's 100 epochs: the vae preset gains
-# 1.6 nats from 100 to 350 epochs (IWAE bound 87.36 → 85.76 nats), and the papers train for thousands.
-LONG_MODELS = ("vae", "iwae", "vamp", "mog_vae", "iaf_vae")
+# The likelihood-bound family and the conditional samplers, trained longer than the reference budget's 100
+# epochs: the vae preset gains 1.6 nats from 100 to 350 epochs (IWAE bound 87.36 → 85.76 nats); cvae and
+# cvae_prior miss the 0.97 sample-accuracy target at 100 (0.954, 0.960), and these cells measure whether more
+# training closes the gap.
+LONG_MODELS = ("vae", "iwae", "vamp", "mog_vae", "iaf_vae", "cvae", "cvae_prior")
 LONG_EPOCHS = 350
 BUDGETS: dict[str, Budget] = {
     "smoke": Budget(
@@ -366,14 +368,14 @@ BUDGETS: dict[str, Budget] = {
     ),
     "full": Budget(
         name="full",
-        description=f"The likelihood-bound family trained longer: {', '.join(LONG_MODELS)} on the whole of "
-                    f"dynamically binarised MNIST for {LONG_EPOCHS} epochs with a cosine learning-rate decay, test "
-                    "NLL as the IWAE bound at k = 5000 on all 10,000 test images (the reference budget's protocol "
-                    "but for the epochs). Its vae cell is the quality run of docs/performance.md (67–69 min on 2 "
-                    "shared CPU cores); iwae trains k = 5 samples per image and takes about 3 times as long. "
-                    "Cells resume one by one, so it can run over several sittings.",
+        description=f"Trained longer: {', '.join(LONG_MODELS)} on the whole of dynamically binarised MNIST for "
+                    f"{LONG_EPOCHS} epochs with a cosine learning-rate decay, test NLL as the IWAE bound at "
+                    "k = 5000 on all 10,000 test images, samples scored by the standard budget's 99 % classifier "
+                    "(the reference budget's protocol but for the epochs). Its vae cell is the quality run of "
+                    "docs/performance.md (67–69 min on 2 shared CPU cores); iwae trains k = 5 samples per image "
+                    "and takes about 3 times as long. Cells resume one by one, so it can run over several sittings.",
         epochs=LONG_EPOCHS, train_subset=None, validation_size=5000, test_subset=None, iw_samples=5000, seeds=1,
-        models=LONG_MODELS, datasets=("mnist",), experiments=False, classifier_epochs=3,
+        models=LONG_MODELS, datasets=("mnist",), experiments=False, classifier_epochs=12,
         classifier_train_subset=None, fid_samples=10000,
         # Every cell configured as the committed vae cell was: binarisation "auto" (dynamic for these Bernoulli
         # models) and a cosine decay.
