@@ -329,6 +329,15 @@ def test_report_only_rewrites_the_results_from_existing_cells_without_running(tm
     assert outcome.ran == [] and outcome.failed == []
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["groups"][0]["metrics"]["elbo"]["mean"] == -99.0
+    # Its fingerprint is not the present config's: the report keeps the number and names the cell as stale.
+    assert results["cells"][0]["stale"] is True
+    assert "## Cells from an earlier configuration" in (tmp_path / "results.md").read_text()
+    assert f"`{cells[0].id}`" in (tmp_path / "results.md").read_text().split("earlier configuration", 1)[1]
+    record = json.loads((cell_dir / "result.json").read_text())
+    (cell_dir / "result.json").write_text(json.dumps({**record, "fingerprint": cells[0].fingerprint}))
+    run_bench(budget, out=tmp_path, work=tmp_path / "work", report_only=True, log=lambda m: None)
+    assert json.loads((tmp_path / "results.json").read_text())["cells"][0]["stale"] is False
+    assert "earlier configuration" not in (tmp_path / "results.md").read_text()
 
 
 def test_a_cell_from_before_a_config_field_existed_counts_as_finished_only_at_that_fields_default():

@@ -218,6 +218,12 @@ def markdown(payload: Mapping[str, Any]) -> str:
              group_table(groups, MAIN_COLUMNS, payload), ""]
     failures = failures_table(payload)
     lines += ["## Failed cells", "", failures or "None.", ""]
+    stale = [c["id"] for c in payload.get("cells", []) if c.get("stale")]
+    if stale:
+        lines += ["## Cells from an earlier configuration", "",
+                  "These cells ran under a config, samplers or bench classifier other than this budget's present "
+                  "ones; their numbers stay in the tables, and `zoo bench` without `--report-only` reruns them: "
+                  + ", ".join(f"`{cell}`" for cell in stale) + ".", ""]
     classifiers = classifier_table(payload)
     if classifiers:
         lines += ["## The bench's classifiers", "", classifiers, ""]

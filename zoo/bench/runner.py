@@ -518,6 +518,10 @@ def write_results(out: Path, budget: Budget, *, command: str, started: str, wall
             continue
         record["result_dir"] = str(path.parent.relative_to(out))
         record["planned"] = record.get("id") in planned
+        # A record of a planned cell whose config, samplers or classifier settings have changed since it ran:
+        # the report keeps its numbers but names it, since a run of the bench would redo it.
+        record["stale"] = (record.get("status") == "ok" and record["planned"]
+                           and not finished_for(record, planned[record["id"]]))
         records.append(record)
     order = {c.id: i for i, c in enumerate(cells)}
     records.sort(key=lambda r: (order.get(r["id"], len(order)), r["id"]))
