@@ -237,6 +237,15 @@ def linked_images(text: str) -> list[str]:
     return [m.group(2) for m in re.finditer(r"\[!\[[^\]]*\]\(([^)]+)\)\]\(([^)]+)\)", text) if m.group(1) == m.group(2)]
 
 
+def test_readme_and_home_page_count_the_presets_the_registry_has():
+    import re
+
+    count = len(registry_entries())
+    for path, pattern in ((REPO / "README.md", r"the (\d+) presets"), (REPO / "docs" / "index.md", r"(\d+) presets")):
+        found = [int(n) for n in re.findall(pattern, path.read_text())]
+        assert found and set(found) == {count}, (path.name, found, count)
+
+
 def test_every_registry_entry_has_a_card_linked_from_the_catalogue_and_the_nav(site):
     import re
 
