@@ -216,8 +216,8 @@ def reproducibility_page(results: Path = RESULTS, long_results: Path = LONG_RESU
     both = ((payload if groups else None, groups), (long_payload, long_groups))
     long_shown = long_results.relative_to(REPO) if long_results.is_relative_to(REPO) else long_results
     lines += ["## Trained longer", "",
-              "The likelihood-bound family still improves at 100 epochs (Burda et al. 2015 train for 3,280), "
-              "and the conditional samplers miss their sample target there. The `full` budget "
+              "The likelihood-bound family and the conditional samplers still improve after 100 epochs "
+              "(Burda et al. 2015 train for 3,280). The `full` budget "
               f"(`zoo bench --budget full`, results in `{long_shown}/`) trains these entries for longer under "
               "the same protocol otherwise, its classifier as strong; a row without a number has not run "
               "yet. For the conditional entries the NLL is of p(x | y).", "",
