@@ -136,7 +136,8 @@ def card_lines(name: str, results: Path = RESULTS, long_results: Path = LONG_RES
              + "; ".join(found) + "."]
     long_payload, long_groups = _shown_results(long_results)
     longer = [(metric, _stat(long_groups.get(name), metric)) for metric in ("nll", "sample_accuracy")]
-    longer = [f"test NLL {_pm(value)} nats" if metric == "nll" else f"class-conditional samples of the asked "
+    of_y = " (of p(x | y))" if name in _conditional_entries() else ""
+    longer = [f"test NLL {_pm(value)} nats{of_y}" if metric == "nll" else f"class-conditional samples of the asked "
               f"class {_pm(value, 3)}" for metric, value in longer if value is not None]
     if longer:
         seeds = long_groups[name]["n_ok"]
