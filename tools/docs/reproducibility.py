@@ -51,7 +51,8 @@ def _protocol(group: Mapping[str, Any], record: Mapping[str, Any], budget: Mappi
     """zoo's protocol in words, for the protocol-differences column."""
     spec = record.get("spec") or {}
     model, train = spec.get("model") or {}, spec.get("train") or {}
-    parts = [f"{budget.get('epochs') or train.get('epochs')} epochs", f"k = {group.get('iw_samples')}",
+    parts = [f"{budget.get('epochs') or train.get('epochs')} epochs",
+             *([f"k = {group['iw_samples']}"] if group.get("iw_samples") else []),  # none: no bound (ae)
              f"{(spec.get('data') or {}).get('binarization', 'auto')} binarisation"]
     if model.get("architecture"):
         parts.insert(0, str(model["architecture"]))
