@@ -130,6 +130,10 @@ def card_lines(name: str, results: Path = RESULTS, long_results: Path = LONG_RES
     accuracy = metrics.get("sample_accuracy") or {}
     if accuracy.get("mean") is not None:
         found.append(f"class-conditional samples of the asked class {_pm((accuracy['mean'], accuracy.get('std')), 3)}")
+    distortion = _stat(group, "distortion")
+    if _nll(group) is None and distortion is not None:
+        found.append(f"distortion {_pm(distortion)} nats per image, and no likelihood bound (its codes are "
+                     "deterministic)")
     if not found:
         return []
     lines = ["## Reproduced", "",
