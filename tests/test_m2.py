@@ -10,8 +10,8 @@ import tensorflow as tf
 from harness import batch, evaluate_entry
 from inprocess_cli import one_error_line, run_cli
 
-from zoo.bench.worker import images_per_epoch
-from zoo.data import DataConfig, Split, binarize_array, load_dataset, steps_per_epoch, train_dataset
+from zoo.data import (DataConfig, Split, binarize_array, images_per_epoch, load_dataset, steps_per_epoch,
+                      train_dataset)
 from zoo.errors import ZooError
 from zoo.evaluation.metrics import classification_error
 from zoo.models import ConditionalVAE
@@ -121,7 +121,7 @@ def test_bench_throughput_counts_the_images_the_pipeline_yields(labelled_per_bat
     epoch = train_dataset(split, batch_size=24, seed=1, start_epoch=0, epochs=1, binarization="none",
                           labelled_per_batch=labelled_per_batch)
     yielded = sum(int(x.shape[0]) for x, _ in epoch)
-    counted = images_per_epoch(steps_per_epoch(split, 24), 24, labelled_per_batch)
+    counted = images_per_epoch(split, 24, labelled_per_batch)
     assert yielded == counted == 2 * (24 + labelled_per_batch)
 
 

@@ -402,7 +402,8 @@ def gallery_block(entries: Mapping[str, tuple[Any, Any, Any]], payload: Mapping[
                   "committed `zoo bench --budget standard` results: of each family, the entry whose samples are "
                   "closest to the test images (lowest Fréchet distance, FD p(z)). Each caption gives the cell's "
                   "epochs, and [Comparisons](comparisons/index.md) names the cells still improving when they "
-                  "stopped; click a grid for full size, a name for the model's card.", "", '<div class="grid cards" markdown>', ""]
+                  "stopped; click a grid for full size, a name for the model's card.", "",
+                  '<div class="grid cards" markdown>', ""]
         for family, name, group, figure, link, cell in shown:
             title = FIGURE_TITLES.get(figure, figure.removesuffix(".png").replace("_", " "))
             score = f"; FD p(z) {fd(group):.1f}" if fd(group) is not None else ""

@@ -36,12 +36,6 @@ SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
 GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
 
 
-def images_per_epoch(steps: int, batch_size: int, labelled_per_batch: int = 0) -> int:
-    """Images the optimiser sees in one epoch of ``steps`` full batches (training drops the last partial one),
-    each of ``batch_size`` training images plus the ``labelled_per_batch`` labelled images M2 adds to it."""
-    return int(steps) * (int(batch_size) + int(labelled_per_batch))
-
-
 PARENT_ENV = "ZOO_BENCH_PARENT_PID"
 """Set by the runner to its own pid: the worker exits when that process is gone."""
 PR_SET_PDEATHSIG = 1
@@ -97,7 +91,7 @@ def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chun
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo import io as zio
     from zoo.bench import plots
-    from zoo.data import load_dataset, resolve_binarization, steps_per_epoch
+    from zoo.data import images_per_epoch, load_dataset, resolve_binarization
     from zoo.evaluation.coverage import empty_fraction
     from zoo.evaluation.latent_sources import latent_codes
     from zoo.evaluation.runner import test_arrays
@@ -164,8 +158,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     fit_seconds = sum(epoch_seconds) if epoch_seconds and all(s is not None for s in epoch_seconds) else None
     epochs = int(state.get("epoch") or spec.train.epochs)
     train_images = len(data.train.x)  # load_dataset has applied data.train_subset
-    seen_per_epoch = images_per_epoch(steps_per_epoch(data.train, spec.train.batch_size), spec.train.batch_size,
-                                      spec.data.labelled_per_batch)
+    seen_per_epoch = images_per_epoch(data.train, spec.train.batch_size, spec.data.labelled_per_batch)
     train_seconds = trained - started
     finished = time.perf_counter()
     resources = usage()

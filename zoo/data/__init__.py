@@ -25,7 +25,8 @@ from zoo.data.folder import list_image_files, load_images
 from zoo.data.idx import read_idx
 from zoo.data.sources import CARTOON_TARBALL, IDX_SOURCES, RemoteFile
 
-_PIPELINE = ("binarize_array", "eval_dataset", "resolve_binarization", "steps_per_epoch", "train_dataset")
+_PIPELINE = ("binarize_array", "eval_dataset", "images_per_epoch", "resolve_binarization", "steps_per_epoch",
+             "train_dataset")
 
 
 def __getattr__(name: str) -> Any:
@@ -51,6 +52,7 @@ __all__ = [
     "eval_dataset",
     "extract_tarball",
     "find_cartoon_folder",
+    "images_per_epoch",
     "list_image_files",
     "load_dataset",
     "load_images",

@@ -90,6 +90,12 @@ def steps_per_epoch(split: Split, batch_size: int) -> int:
     return count // batch_size
 
 
+def images_per_epoch(split: Split, batch_size: int, labelled_per_batch: int = 0) -> int:
+    """Images one training epoch yields: ``steps_per_epoch`` full batches, each of ``batch_size`` images of the
+    split plus the ``labelled_per_batch`` labelled images ``train_dataset`` appends to it."""
+    return steps_per_epoch(split, batch_size) * (int(batch_size) + int(labelled_per_batch))
+
+
 def train_dataset(
     split: Split, *, batch_size: int, seed: int, start_epoch: int, epochs: int, binarization: str,
     labelled_per_batch: int = 0,
