@@ -467,3 +467,23 @@ def test_a_card_shows_the_converged_reference_figures_of_its_entry(generated):
         for image in images:
             assert (docs / "models" / image).read_bytes() == \
                 (docs_pages.REFERENCE_RESULTS / image.removeprefix("assets/reference/")).read_bytes(), image
+
+
+def test_order_check_counts_the_pairs_that_swap_over_the_last_quarter():
+    def cell(name, curve, dataset="mnist"):
+        return {"id": name, "status": "ok", "dataset": dataset, "history": {"val_elbo": curve}}
+
+    # Two epochs before the end (a quarter of 9): a -100, b -101, c -110; at the end b (-98.5) passes a (-99).
+    cells = [cell("a", [-120, -110, -105, -102, -101, -100, -100, -99.5, -99.0]),
+             cell("b", [-130, -120, -110, -105, -102, -101, -101, -100, -98.5]),
+             cell("c", [-140, -130, -120, -115, -112, -110, -110, -109, -108.0])]
+    assert docs_pages.order_held(cells) == (1, 3, pytest.approx(0.5))
+    assert docs_pages.order_held(cells[:2] + [cell("d", [])]) is None  # two curves: nothing to rank
+    flat = [cell(n, [-120.0 + i] * 8) for i, n in enumerate("xyz")]
+    assert docs_pages.order_held(flat) == (0, 3, 0.0)
+
+    payload = {"cells": cells + flat[:1] + [dict(flat[1], dataset="cartoon")]}
+    groups = [{"label": c["id"], "dataset": c["dataset"], "cells": [c["id"]]} for c in payload["cells"]]
+    (line, _) = docs_pages._order_line(groups, payload)
+    assert "MNIST: 1 of 6 pairs of models swapped places, none more than 0.50 nats apart" in line  # x: below all
+    assert "Cartoon Set" not in line  # one cell: no order to check

@@ -732,6 +732,45 @@ def late_gain(cell: Mapping[str, Any]) -> tuple[float, int] | None:
     return curve[-1] - curve[-1 - span], span
 
 
+def order_held(cells: Sequence[Mapping[str, Any]]) -> tuple[int, int, float] | None:
+    """Whether more training could reorder the comparison: (pairs of cells ordered differently by their
+    validation ELBO three quarters of the way through training than at the end, pairs compared, the
+    largest end-of-training gap between two such cells), or None with fewer than three curves."""
+    points = []
+    for cell in cells:
+        gain = late_gain(cell)
+        if gain is not None:
+            end = [v for v in cell["history"]["val_elbo"] if v is not None][-1]
+            points.append((end - gain[0], end))
+    if len(points) < 3:
+        return None
+    swapped = [abs(a[1] - b[1]) for i, a in enumerate(points) for b in points[i + 1:]
+               if (a[0] - b[0]) * (a[1] - b[1]) < 0]
+    return len(swapped), len(points) * (len(points) - 1) // 2, max(swapped, default=0.0)
+
+
+def _order_line(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> list[str]:
+    """One sentence per data set on whether the models' order by validation ELBO held over the last
+    quarter of training: what a comparison needs even where the numbers still rise."""
+    cells = {c["id"]: c for c in payload["cells"]}
+    parts = []
+    for dataset in dict.fromkeys(g["dataset"] for g in groups):
+        seed0 = [next((cells[i] for i in g["cells"] if cells.get(i, {}).get("status") == "ok"), None)
+                 for g in groups if g["dataset"] == dataset]
+        held = order_held([c for c in seed0 if c])
+        if held is None:
+            continue
+        swapped, pairs, gap = held
+        name = DATASET_TITLES.get(dataset, dataset)
+        parts.append(f"{name}: the same order for all {pairs} pairs of models" if not swapped else
+                     f"{name}: {swapped} of {pairs} pairs of models swapped places, none more than "
+                     f"{gap:.2f} nats apart at the end")
+    if not parts:
+        return []
+    return ["Does more training change the comparison? Ordered by validation ELBO three quarters of the way "
+            "through training and at its end (seed-0 cells): " + "; ".join(parts) + ".", ""]
+
+
 def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> list[str]:
     """How long each group trained (steps = epochs × batches per epoch), and whether it was still improving
     at the end (its seed-0 cell's validation ELBO over the last quarter of its epochs)."""
@@ -936,7 +975,7 @@ def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
                       "negative and the ELBO positive. Their numbers compare with each other only, not with "
                       "the binarised MNIST tables.", ""]
         lines += [group_table(members, columns, payload, dataset_column=False, by_spread=True), ""]
-    return lines
+    return lines + _order_line(groups, payload)
 
 
 def _main_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, str]:
