@@ -18,6 +18,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.config import bounded_field
+from zoo.gaussian_mixture import DiagonalGaussianMixture
 from zoo.models.vae import VAE
 from zoo.models.vae_config import VAEConfig
 
@@ -59,4 +60,4 @@ class MixturePriorVAE(VAE):
         """Σ_k π_k N(μ_k, diag σ_k²)."""
         components = tfd.Independent(tfd.Normal(loc=self.prior_locs, scale=self.prior_scales()),
                                      reinterpreted_batch_ndims=1)
-        return tfd.MixtureSameFamily(tfd.Categorical(logits=self.prior_logits), components)
+        return DiagonalGaussianMixture(tfd.Categorical(logits=self.prior_logits), components)

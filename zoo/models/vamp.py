@@ -21,6 +21,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.config import bounded_field
+from zoo.gaussian_mixture import DiagonalGaussianMixture
 from zoo.models.vae import VAE
 from zoo.models.vae_config import VAEConfig
 
@@ -57,4 +58,4 @@ class VampPriorVAE(VAE):
         # Inference mode: a conv encoder's batch norm uses its moving statistics, not the pseudo-inputs' own.
         components = self.posterior(self.pseudo_inputs())
         weights = tfd.Categorical(logits=tf.zeros([self.config.num_pseudo_inputs]))
-        return tfd.MixtureSameFamily(weights, components)
+        return DiagonalGaussianMixture(weights, components)
