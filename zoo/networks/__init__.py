@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from zoo.errors import ZooError
+from zoo.networks.batch_normalization import BatchNormalization
 from zoo.networks.conv import ConvDecoder, ConvEncoder, conv_output_grid
 from zoo.networks.locatello import LocatelloDecoder, LocatelloEncoder
 from zoo.networks.mlp import MLPDecoder, MLPEncoder
@@ -48,6 +49,6 @@ def build_networks(config):
     return NETWORKS[config.architecture](config)
 
 
-__all__ = ["ConvDecoder", "ConvEncoder", "LocatelloDecoder", "LocatelloEncoder", "MLPDecoder",
+__all__ = ["BatchNormalization", "ConvDecoder", "ConvEncoder", "LocatelloDecoder", "LocatelloEncoder", "MLPDecoder",
            "MLPEncoder", "NETWORKS", "build_networks",
            "conv_output_grid", "register_network"]

@@ -14,6 +14,7 @@ import math
 import keras
 
 from zoo.errors import ZooError
+from zoo.networks.batch_normalization import BatchNormalization
 
 
 def conv_output_grid(image_size: int, strides) -> int:
@@ -30,7 +31,7 @@ def conv_output_grid(image_size: int, strides) -> int:
 def _block(layer_cls, filters, kernel_size, strides):
     return [
         layer_cls(filters, kernel_size, strides=strides, padding="same", use_bias=False),
-        keras.layers.BatchNormalization(),
+        BatchNormalization(),
         keras.layers.LeakyReLU(negative_slope=0.2),
     ]
 

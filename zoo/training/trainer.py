@@ -24,6 +24,7 @@ from zoo.data import (DataConfig, ImageData, eval_dataset, load_dataset, resolve
 from zoo.errors import ZooError
 from zoo.evaluation.eval_config import EvalConfig
 from zoo.likelihoods import is_binary
+from zoo.networks.batch_normalization import BatchNormalization
 from zoo.run_dir import RunDir, build_manifest
 from zoo.run_spec import RunSpec
 from zoo.saving import load_model, load_training_model
@@ -222,9 +223,10 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
     model.steps_per_execution = max(d for d in range(1, wanted + 1) if steps % d == 0)
     # auto: XLA on a single CPU replica only (with several replicas the gradient all-reduce runs inside the
     # step). A conv net takes the plain step (oneDNN's convolutions, zoo/__init__.py) only when determinism is
-    # off: its gradient differs in the last bits between fresh processes even with ops run one at a time
-    # (benchmarks/results/conv_determinism_processes.md), so a killed-and-rerun run would not equal an
-    # uninterrupted one, while XLA's is bit-identical across processes and ~2 % slower on the conv preset.
+    # off: its gradient differs in the last bits between fresh processes even with ops run one at a time, with
+    # Keras's batch-norm ops and with the fused kernel alike (benchmarks/results/conv_determinism_processes.md,
+    # conv_determinism_fused.md), so a killed-and-rerun run would not equal an uninterrupted one, while XLA's is
+    # bit-identical across processes.
     single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not visible_gpus()
     ops_one_at_a_time = ops_run_one_at_a_time()
     plain_conv = has_convolutions(model) and not train_cfg.deterministic
@@ -235,6 +237,10 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
         set_jit_compile(model, True)
     elif not jit:
         set_jit_compile(model, False)
+    for layer in layers_of(model):
+        if isinstance(layer, BatchNormalization):
+            # The fused kernel is faster in a plain step, Keras's ops under XLA (zoo.networks.batch_normalization).
+            layer.fused_kernel = not model.jit_compile
     reset_step_functions(model)  # rebuilt by the next fit with these settings
     return {"xla_compiled": bool(model.jit_compile), "ops_one_at_a_time": ops_one_at_a_time,
             "onednn": onednn_enabled(), "steps_per_execution": int(model.steps_per_execution)}
