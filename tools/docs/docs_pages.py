@@ -1072,6 +1072,9 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.action == "generate":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from zoo.tf_start import start_tensorflow
+
+        start_tensorflow()  # quietly: the page generator reads figures and configs through zoo's models
         try:
             generate(DOCS, args.results)
         except ZooError as error:
