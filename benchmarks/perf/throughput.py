@@ -332,7 +332,9 @@ def write_md(report, args, out):
     lines += flops_table(report)
     lines += variant_table(
         report, "zoo_nojit", "The zoo with `--set train.jit_compile=off` (no XLA) and `=on` (XLA), in the same "
-        "alternation (the default, `auto`, is XLA for the MLP and no XLA for the conv net):",
+        "alternation (the default, `auto`, is XLA for both on one CPU; a conv net takes the XLA-off step, oneDNN's "
+        "convolutions and the fused batch normalisation, with `--set train.deterministic=false`, since that step is "
+        "not bit-identical across processes):",
         ["zoo, XLA off", "zoo, XLA on", "XLA off / hand-written TF", "XLA on / hand-written TF", "XLA on / XLA off"],
         lambda m: [f"{m['zoo_nojit']:.0f}", f"{m['zoo_jit']:.0f}", f"{m['zoo_nojit'] / m['hand']:.3f}",
                    f"{m['zoo_jit'] / m['hand']:.3f}", f"{m['zoo_jit'] / m['zoo_nojit']:.3f}"])
@@ -346,7 +348,8 @@ def write_md(report, args, out):
     lines += ["", "Ratios of medians are the headline figures; the per-round ratios (each contender against the "
               "segment run right next to it) show how much the shared machine's load moves them. The zoo runs as "
               "`zoo train` does by default: TF deterministic ops (on for every contender of the TF worker), "
-              "16 steps per graph call at most, XLA for the MLP and the plain step for the conv net, TensorFlow's "
+              "16 steps per graph call at most, the XLA-compiled step for both nets (runs made before 2026-12-04 "
+              "timed the conv net's plain step instead), TensorFlow's "
               "oneDNN CPU kernels on (zoo sets `TF_ENABLE_ONEDNN_OPTS=1` when it is imported) and TF ops run one "
               "at a time (inter-op parallelism 1, as `zoo train` sets it for a deterministic run on one CPU). "
               "These are per-process settings, so the hand-written contenders of the same worker run with them "
