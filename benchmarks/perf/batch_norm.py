@@ -94,9 +94,10 @@ def main() -> None:
             float(loss)  # waits for the last step
             rates[mode].append(args.steps * args.batch / (time.perf_counter() - start))
     median = {mode: float(np.median(values)) for mode, values in rates.items()}
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     report = {"command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": _processor()},
+              "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": cpu},
               "load_average": {"before": load_before, "after": os.getloadavg()},
               "ops_one_at_a_time": SERIALISED, "size": args.size, "batch": args.batch, "steps": args.steps,
               "images_per_s": rates, "median_images_per_s": median}
@@ -115,16 +116,6 @@ def main() -> None:
                      f"{median[mode] / median['keras ops']:.2f} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":
