@@ -29,6 +29,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name  # noqa: E402
 import zoo  # noqa: E402,F401  (first, as in `zoo train`: TensorFlow's CPU defaults, oneDNN on)
 from zoo.training.devices import serialise_ops  # noqa: E402
 
@@ -94,7 +96,7 @@ def main() -> None:
             float(loss)  # waits for the last step
             rates[mode].append(args.steps * args.batch / (time.perf_counter() - start))
     median = {mode: float(np.median(values)) for mode, values in rates.items()}
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     report = {"command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": cpu},

@@ -1,6 +1,6 @@
 """IWAE bound (k importance samples) on MNIST test images: zoo's iwae_bound vs pythae's get_nll.
 
-    /work/venv/bin/python benchmarks/perf/iwae_eval.py --images 10000 --k 1000 --rounds 1
+    ZOO_DATA_DIR=DATA .venv/bin/python benchmarks/perf/iwae_eval.py --images 10000 --k 1000 --rounds 1
 
 Same model size for both (MLP 784-512-512-32, Bernoulli pixels, random initial weights:
 the cost does not depend on the weights), the same images (MNIST test split, first N,
@@ -27,11 +27,12 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from machine import cpu_name  # noqa: E402
 
 ZOO = r'''
 import json, os, resource, sys, time
 import numpy as np
-os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
 images = np.load(sys.argv[1]); k = int(sys.argv[2])
 from zoo.models.vae import VAE
 from zoo.models.vae_config import VAEConfig
@@ -82,7 +83,6 @@ def main():
                         help="PyTorch thread counts to run pythae with; the ratio uses its fastest")
     parser.add_argument("--out", default=str(HERE.parent / "results" / "perf" / "iwae_eval"))
     args = parser.parse_args()
-    os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
     import numpy as np
     from zoo.data import load_dataset
     from zoo.data.datasets import DataConfig
@@ -105,7 +105,7 @@ def main():
     peak = {w: max(s["peak_rss_mb"] for s in v) for w, v in samples.items()}
     best_peer = min(peers, key=med.get)
     speedup = med[best_peer] / med["zoo"]
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     report = {"command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),

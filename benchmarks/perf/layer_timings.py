@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "results" / "perf"
 sys.path.insert(0, str(HERE))
 import flops  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 import zoo  # noqa: E402,F401  (first: zoo's TensorFlow CPU defaults)
 import keras  # noqa: E402
@@ -187,7 +188,7 @@ def main() -> None:
     parser.add_argument("--throughput", default=str(RESULTS / "throughput.json"))
     parser.add_argument("--out", default=str(RESULTS / "layer_timings"))
     args = parser.parse_args()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     report = {"command": " ".join(["python", *sys.argv]), "batch_size": args.batch,
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": f"{cpu}, {os.cpu_count()} cores", "load_average_at_start": os.getloadavg(), "results": {}}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -29,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "perf"
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
 
 
 def measure(name: str, images, k: int, rounds: int) -> dict:
@@ -78,13 +79,11 @@ def main(argv=None) -> int:
 
     test = load_dataset(DataConfig(name="mnist")).test.x[: args.images]  # uint8, from ZOO_DATA_DIR
     images = (test >= 128).astype("float32")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=REPO_ROOT,
                             capture_output=True, text=True).stdout.strip() or "unknown"
     report = {"command": " ".join(["python benchmarks/perf/mixture_prior.py", shlex.join(argv or sys.argv[1:])]).strip(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit,
-              "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-                          "load_average_at_start": os.getloadavg()},
+              "machine": describe(),
               "images": args.images, "k": args.k, "results": {}}
     for name in args.models:
         report["results"][name] = measure(name, images, args.k, args.rounds)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
 import sys
 import time
 

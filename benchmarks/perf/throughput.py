@@ -1,6 +1,6 @@
 """Training throughput, zoo vs a hand-written TF loop vs pythae vs plain PyTorch, as ratios of medians of alternating runs.
 
-    ZOO_DATA_DIR=/work/shared/datasets /work/venv/bin/python benchmarks/perf/throughput.py \
+    ZOO_DATA_DIR=DATA .venv/bin/python benchmarks/perf/throughput.py \
         --peers-python benchmarks/.peers-venv/bin/python --rounds 7
 
 One long-lived worker per framework and setting (benchmarks/perf/tf_worker.py: zoo and hand-written TF;
@@ -20,7 +20,6 @@ import concurrent.futures
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "results" / "perf"
 sys.path.insert(0, str(HERE))
 import flops  # noqa: E402  (benchmarks/perf/flops.py)
+from machine import describe  # noqa: E402
 
 PEERS = ("pythae", "torch", "torch_compile")  # contenders run in the peers' venv
 DEFAULT_STEPS = "mlp=160,conv=32"
@@ -64,12 +64,6 @@ def ask(proc, who):
     proc.stdin.write(who + "\n")
     proc.stdin.flush()
     return json.loads(proc.stdout.readline())
-
-
-def machine() -> dict:
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "load_average_at_start": os.getloadavg()}
 
 
 def main():
@@ -111,10 +105,12 @@ def main():
         args.batch = report["batch_size"]
         return write_md(report, args, Path(args.from_json).with_suffix(""))
     steps = dict(item.split("=") for item in args.steps.split(","))
-    data_dir = os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
+    from zoo.data.datasets import resolve_data_dir  # no TensorFlow in this process
+
+    data_dir = str(resolve_data_dir(None))  # $ZOO_DATA_DIR, else ~/.zoo/datasets, as zoo's own workers read
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     report = {"command": " ".join(["python", *sys.argv]), "date": datetime.datetime.now(datetime.timezone.utc)
-              .isoformat(timespec="seconds"), "machine": machine(), "batch_size": args.batch, "results": {}}
+              .isoformat(timespec="seconds"), "machine": describe(), "batch_size": args.batch, "results": {}}
     threads = {"pythae": args.peer_threads, "torch": args.torch_threads, "torch_compile": args.compile_threads}
     report["peers"] = peer_kinds
     report["flops_convention"] = FLOPS_CONVENTION

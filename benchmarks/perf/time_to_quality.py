@@ -28,6 +28,8 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 RESULTS = HERE.parent / "results" / "perf"
+sys.path.insert(0, str(HERE))
+from machine import cpu_name  # noqa: E402
 
 
 def zoo_command(args, run_dir: Path) -> list[str]:
@@ -134,7 +136,7 @@ def main() -> None:
 
     work = Path(args.work_dir)
     run_dir, snapshots = work / "run", work / "snapshots"
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     sys.path.insert(0, str(REPO))
     from zoo.run_dir import git_commit
 

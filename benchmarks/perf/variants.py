@@ -1,6 +1,6 @@
 """Training throughput of each zoo variant against pythae's implementation of the same model, as ratios of medians.
 
-    ZOO_DATA_DIR=/work/shared/datasets /work/main/.venv/bin/python benchmarks/perf/variants.py \
+    ZOO_DATA_DIR=DATA .venv/bin/python benchmarks/perf/variants.py \
         --peers-python benchmarks/.peers-venv/bin/python --rounds 7 [--models a,b] [--steps N] [--quick]
 
 Every variant runs on the one architecture of benchmarks/perf/throughput.py's MLP contenders (784-512-512-z,
@@ -282,7 +282,6 @@ def main():
     unknown = sorted(set(models) - set(PEERS))
     if unknown:
         parser.error(f"--models: unknown {unknown}; choose from {', '.join(PEERS)}")
-    os.environ.setdefault("ZOO_DATA_DIR", "/work/shared/datasets")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     from zoo.run_dir import git_commit
 
