@@ -8,7 +8,9 @@ same batch (fixed noise seed) REPEATS + 1 times, as a plain tf.function and as a
 largest absolute difference between the first gradient and each repeat. The differences of the plain step come
 from thread scheduling, so they show on a busy machine: ``--busy N`` runs N busy-looping processes meanwhile.
 TF ops run one at a time, as `zoo train` runs them (zoo.training.devices.serialise_ops); ``--parallel-ops``
-leaves TF's default, where the plain step is not reproducible. Writes OUT.{json,md}, by default
+leaves TF's default, where the plain step is not reproducible. Gradient contributions are added in a fixed
+order, as `zoo train` adds them in a deterministic plain step (zoo.training.gradient_sums); ``--tf-sums`` leaves
+TF's AddN, whose order follows thread timing. Writes OUT.{json,md}, by default
 benchmarks/results/conv_determinism.{json,md}.
 
 ``--processes N`` asks the question across processes instead, as a killed-and-rerun training run does: N fresh
@@ -37,6 +39,7 @@ from zoo.models.vae import VAE  # noqa: E402
 from zoo.objectives import compute_terms  # noqa: E402
 from zoo.registry import load_registry  # noqa: E402
 from zoo.training.devices import serialise_ops  # noqa: E402
+from zoo.training.gradient_sums import add_gradients_in_order  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -82,7 +85,8 @@ def across_processes(args) -> dict[str, list[str]]:
         for index in range(args.processes):
             target = Path(folder) / f"{index}.json"
             command = [sys.executable, __file__, "--size", str(args.size), "--batch", str(args.batch),
-                       "--one-process", str(target)] + (["--parallel-ops"] if args.parallel_ops else [])
+                       "--one-process", str(target)] + (["--parallel-ops"] if args.parallel_ops else []) \
+                + (["--tf-sums"] if args.tf_sums else [])
             subprocess.run(command, check=True)
             for mode, digest in json.loads(target.read_text()).items():
                 found[mode].append(digest)
@@ -113,11 +117,14 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=0, help="busy-looping processes run meanwhile")
     parser.add_argument("--parallel-ops", action="store_true",
                         help="leave TF's inter-op parallelism at its default (`zoo train` runs ops one at a time)")
+    parser.add_argument("--tf-sums", action="store_true",
+                        help="leave TF's AddN gradient sums (`zoo train` adds in a fixed order in a plain step)")
     parser.add_argument("--out", type=Path, default=RESULTS / "conv_determinism", help="writes OUT.json and OUT.md")
     parser.add_argument("--processes", type=int, default=0, help="compare the gradient across N fresh processes")
     parser.add_argument("--one-process", type=Path, help=argparse.SUPPRESS)  # a worker of --processes
     args = parser.parse_args()
     serialised = False if args.parallel_ops else serialise_ops()
+    in_order = False if args.tf_sums else add_gradients_in_order()
     spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.busy)]
     for process in spinners:
         process.start()
@@ -137,6 +144,7 @@ def main() -> None:
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
               "size": args.size, "batch": args.batch, "busy_processes": args.busy, "ops_one_at_a_time": serialised,
+              "gradients_added_in_order": in_order,
               "load_average_at_end": os.getloadavg(), "max_abs_difference": results}
     if args.processes:
         report = {**report, "processes": args.processes, "gradient_sha256": digests}
@@ -148,7 +156,9 @@ def main() -> None:
              f"Machine: {os.cpu_count()} cores, {args.busy} busy-looping processes meanwhile, load average at the "
              f"end {', '.join(f'{x:.1f}' for x in report['load_average_at_end'])}; TF ops "
              + ("one at a time (inter-op parallelism 1, as `zoo train` runs)" if serialised
-                else "side by side (TF's default inter-op parallelism)"), "",
+                else "side by side (TF's default inter-op parallelism)")
+             + ("; gradient contributions added in a fixed order (zoo.training.gradient_sums)" if in_order
+                else "; gradient contributions summed by TF's AddN"), "",
              ]
     if args.processes:
         lines += [f"Across {args.processes} fresh processes, each building the model from seed 0:", "",

@@ -33,6 +33,7 @@ from zoo.training.callbacks import DivergenceGuard, EpochLog, RunCheckpoint
 from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
                                   make_strategy, onednn_enabled, ops_run_one_at_a_time, serialise_ops,
                                   visible_gpus)
+from zoo.training.gradient_sums import add_gradients_in_order, gradients_added_in_order
 from zoo.training.keras_private import layers_of, reset_step_functions, set_jit_compile
 from zoo.training.train_config import TrainConfig
 from zoo.training.training_model import TrainingModel
@@ -241,8 +242,11 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
         if isinstance(layer, BatchNormalization):
             # The fused kernel is faster in a plain step, Keras's ops under XLA (zoo.networks.batch_normalization).
             layer.fused_kernel = not model.jit_compile
+    if train_cfg.deterministic and single_cpu and not model.jit_compile:
+        add_gradients_in_order()  # AddN's sum order follows thread timing (zoo.training.gradient_sums)
     reset_step_functions(model)  # rebuilt by the next fit with these settings
     return {"xla_compiled": bool(model.jit_compile), "ops_one_at_a_time": ops_one_at_a_time,
+            "gradients_added_in_order": gradients_added_in_order(),
             "onednn": onednn_enabled(), "steps_per_execution": int(model.steps_per_execution)}
 
 
