@@ -13,7 +13,9 @@ strides 1/2/2/1, latent 32, Bernoulli pixels, batch 128, Adam), three training s
 
 The steps take turns, ``--steps`` steps each per round, so they share the machine's load; the report gives the
 median images per second of each and the ratios of the medians. Process-wide settings are `zoo train`'s: TF
-deterministic ops, TF ops one at a time, oneDNN kernels. Writes OUT.json and OUT.md (default
+deterministic ops, TF ops one at a time, oneDNN kernels; ``--gradients-in-order`` adds gradient contributions in
+a fixed order (zoo.training.gradient_sums: no AddN, Grappler's arithmetic optimiser off), as `zoo train` does in a
+deterministic plain step, for all three steps. Writes OUT.json and OUT.md (default
 benchmarks/results/perf/batch_norm).
 """
 from __future__ import annotations
@@ -83,8 +85,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16, help="steps per timed segment")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--size", type=int, default=28, help="image side (MNIST: 28)")
+    parser.add_argument("--gradients-in-order", action="store_true",
+                        help="add gradient contributions in a fixed order, as a deterministic plain zoo step does")
     parser.add_argument("--out", type=Path, default=RESULTS / "batch_norm", help="writes OUT.json and OUT.md")
     args = parser.parse_args()
+    if args.gradients_in_order:
+        from zoo.training.gradient_sums import add_gradients_in_order
+
+        add_gradients_in_order()  # before the steps are traced
     load_before = os.getloadavg()
     steps = make_steps(args.size, args.batch)
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
@@ -101,7 +109,7 @@ def main() -> None:
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": cpu},
               "load_average": {"before": load_before, "after": os.getloadavg()},
-              "ops_one_at_a_time": SERIALISED, "size": args.size, "batch": args.batch, "steps": args.steps,
+              "ops_one_at_a_time": SERIALISED, "gradients_added_in_order": args.gradients_in_order, "size": args.size, "batch": args.batch, "steps": args.steps,
               "images_per_s": rates, "median_images_per_s": median}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
@@ -111,7 +119,9 @@ def main() -> None:
              f"Machine: {report['machine']['processor']}, {report['machine']['cores']} cores; load average "
              f"{load_before[0]:.1f} before, {report['load_average']['after'][0]:.1f} after", "",
              f"Batch {args.batch}, {args.size}×{args.size} images, {args.steps} steps a segment, {args.rounds} "
-             "alternating rounds; images per second.", "",
+             "alternating rounds; images per second. Gradient contributions "
+             + ("added in a fixed order (zoo.training.gradient_sums)." if args.gradients_in_order
+                else "summed by TF's AddN."), "",
              "| step | median images/s | rounds | ÷ keras ops |", "|---|---:|---|---:|"]
     for mode in MODES:
         lines.append(f"| {mode} | {median[mode]:,.0f} | {', '.join(f'{v:,.0f}' for v in rates[mode])} | "
