@@ -224,10 +224,10 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
     model.steps_per_execution = max(d for d in range(1, wanted + 1) if steps % d == 0)
     # auto: XLA on a single CPU replica only (with several replicas the gradient all-reduce runs inside the
     # step). A conv net takes the plain step (oneDNN's convolutions, zoo/__init__.py) only when determinism is
-    # off: its gradient differs in the last bits between fresh processes even with ops run one at a time, with
-    # Keras's batch-norm ops and with the fused kernel alike (benchmarks/results/conv_determinism_processes.md,
-    # conv_determinism_fused.md), so a killed-and-rerun run would not equal an uninterrupted one, while XLA's is
-    # bit-identical across processes.
+    # off. With TF's AddN its gradient differed in the last bits between fresh processes
+    # (benchmarks/results/conv_determinism_tf_sums.md); with the sums in order (below) it did not in 16 processes
+    # (conv_determinism_sums.md), but the conv resume and kill tests still check the XLA step, which stays the
+    # deterministic default until they check the plain one.
     single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not visible_gpus()
     ops_one_at_a_time = ops_run_one_at_a_time()
     plain_conv = has_convolutions(model) and not train_cfg.deterministic
