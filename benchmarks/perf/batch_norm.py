@@ -104,12 +104,12 @@ def main() -> None:
             float(loss)  # waits for the last step
             rates[mode].append(args.steps * args.batch / (time.perf_counter() - start))
     median = {mode: float(np.median(values)) for mode, values in rates.items()}
-    cpu = cpu_name()
     report = {"command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": cpu},
+              "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": cpu_name()},
               "load_average": {"before": load_before, "after": os.getloadavg()},
-              "ops_one_at_a_time": SERIALISED, "gradients_added_in_order": args.gradients_in_order, "size": args.size, "batch": args.batch, "steps": args.steps,
+              "ops_one_at_a_time": SERIALISED, "gradients_added_in_order": args.gradients_in_order,
+              "size": args.size, "batch": args.batch, "steps": args.steps,
               "images_per_s": rates, "median_images_per_s": median}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")

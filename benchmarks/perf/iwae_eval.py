@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from machine import cpu_name  # noqa: E402
+from machine import describe  # noqa: E402
 
 ZOO = r'''
 import json, os, resource, sys, time
@@ -89,7 +88,7 @@ def main():
     from zoo.data.pipeline import binarize_array
     test = load_dataset(DataConfig(name="mnist")).test
     images = binarize_array(np.asarray(test.x[: args.images]), seed=0)
-    load_start = os.getloadavg()
+    machine = describe()  # the load average as the rounds start
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "images.npy")
         np.save(path, images)
@@ -105,11 +104,9 @@ def main():
     peak = {w: max(s["peak_rss_mb"] for s in v) for w, v in samples.items()}
     best_peer = min(peers, key=med.get)
     speedup = med[best_peer] / med["zoo"]
-    cpu = cpu_name()
     report = {"command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-                          "load_average_at_start": load_start, "load_average_at_end": os.getloadavg()},
+              "machine": {**machine, "load_average_at_end": os.getloadavg()},
               "images": args.images, "k": args.k, "samples": samples, "median_seconds": med,
               "peak_rss_mb": peak, "pythae_best": best_peer, "speedup_zoo_over_pythae": speedup,
               "paired_speedups": [p["seconds"] / z["seconds"] for z, p in zip(samples["zoo"], samples[best_peer])]}
@@ -118,7 +115,8 @@ def main():
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     md = [f"# IWAE bound, k = {args.k}, {args.images} MNIST test images: zoo vs pythae get_nll", "",
           f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
-          f"Machine: {cpu}, {os.cpu_count()} cores, shared; load average {load_start} → {os.getloadavg()}", "",
+          f"Machine: {machine['cpu']}, {machine['cores']} cores, shared; load average "
+          f"{machine['load_average_at_start']} → {report['machine']['load_average_at_end']}", "",
           "| | median wall time (s) | peak RSS (MB) | per-round times (s) |", "|---|---|---|---|"]
     for w in samples:
         md.append(f"| {w} | {med[w]:.1f} | {peak[w]:.0f} | {', '.join(format(s['seconds'], '.1f') for s in samples[w])} |")

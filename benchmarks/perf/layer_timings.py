@@ -188,10 +188,9 @@ def main() -> None:
     parser.add_argument("--throughput", default=str(RESULTS / "throughput.json"))
     parser.add_argument("--out", default=str(RESULTS / "layer_timings"))
     args = parser.parse_args()
-    cpu = cpu_name()
     report = {"command": " ".join(["python", *sys.argv]), "batch_size": args.batch,
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{cpu}, {os.cpu_count()} cores", "load_average_at_start": os.getloadavg(), "results": {}}
+              "machine": f"{cpu_name()}, {os.cpu_count()} cores", "load_average_at_start": os.getloadavg(), "results": {}}
     throughput = json.loads(Path(args.throughput).read_text()) if Path(args.throughput).exists() else None
     report["throughput_date"] = throughput["date"] if throughput else None
     for arch in args.arch:

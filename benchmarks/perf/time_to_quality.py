@@ -136,13 +136,12 @@ def main() -> None:
 
     work = Path(args.work_dir)
     run_dir, snapshots = work / "run", work / "snapshots"
-    cpu = cpu_name()
     sys.path.insert(0, str(REPO))
     from zoo.run_dir import git_commit
 
     report = {"command": " ".join(["python", *sys.argv]), "train_command": " ".join(zoo_command(args, run_dir)[2:]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{cpu}, {os.cpu_count()} cores", "git_commit": git_commit(),
+              "machine": f"{cpu_name()}, {os.cpu_count()} cores", "git_commit": git_commit(),
               "load_average_at_start": os.getloadavg(), "target_nll": args.target, "k": args.k,
               "screen_k": args.screen_k}
     taken, train_seconds = train_and_snapshot(args, run_dir, snapshots)
