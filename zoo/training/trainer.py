@@ -223,14 +223,15 @@ def configure_fit(model: keras.Model, train_cfg, steps: int) -> dict[str, Any]:
         wanted = 1
     model.steps_per_execution = max(d for d in range(1, wanted + 1) if steps % d == 0)
     # auto: XLA on a single CPU replica only (with several replicas the gradient all-reduce runs inside the
-    # step). A conv net takes the plain step (oneDNN's convolutions, zoo/__init__.py) only when determinism is
-    # off. With TF's AddN its gradient differed in the last bits between fresh processes
-    # (benchmarks/results/conv_determinism_tf_sums.md); with the sums in order (below) it did not in 16 processes
-    # (conv_determinism_sums.md), but the conv resume and kill tests still check the XLA step, which stays the
-    # deterministic default until they check the plain one.
+    # step), except for conv nets: they take the plain step (oneDNN's convolutions and fused BatchNorm,
+    # zoo/__init__.py; ~1.45x XLA's speed, benchmarks/results/perf/batch_norm_in_order.md). A deterministic run
+    # takes it only with TF's ops one at a time (serialise_ops) and the gradient sums in order (below): then its
+    # gradient was bit-identical in 16 fresh processes on busy cores (benchmarks/results/conv_determinism_sums.md);
+    # with ops side by side it is not, so a deterministic conv net started after TF's runtime (a test process, a
+    # notebook) keeps XLA.
     single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not visible_gpus()
     ops_one_at_a_time = ops_run_one_at_a_time()
-    plain_conv = has_convolutions(model) and not train_cfg.deterministic
+    plain_conv = has_convolutions(model) and (ops_one_at_a_time or not train_cfg.deterministic)
     jit = train_cfg.jit_compile == "on" or (train_cfg.jit_compile == "auto" and single_cpu and not plain_conv)
     if jit and all(layer.supports_jit for layer in layers_of(model)):
         # Keras's own switch refuses XLA whenever TF deterministic ops are on, for the sake of some GPU kernels;
