@@ -5,6 +5,11 @@ trains STEPS steps (the zoo: the nearest multiple of its steps per graph call) a
 {"who", "images_per_s", "seconds", "steps"}; "quit" ends it. Both contenders are built and
 warmed up (traced) before "ready" is printed. "matmul" times a large float32 tf.matmul instead and prints
 {"who": "matmul_tf", "gflops", ...}, the matrix-product peak the FLOP fractions are taken against.
+"execution" prints each zoo contender's execution mode, as `zoo train` records it in the manifest.
+
+With ZOO_BENCH_TF_SUMS=1 the worker leaves TensorFlow's own gradient sums (AddN, Grappler's arithmetic
+optimiser) in place of the fixed-order sums a deterministic plain step sets up for the whole process
+(zoo.training.gradient_sums): what a hand-written step gets in a process of its own.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from zoo.training.callbacks import DivergenceGuard
 from zoo.training.train_config import TrainConfig
 from zoo.training.trainer import configure_determinism, configure_fit
 from zoo.training.training_model import TrainingModel
+from zoo.training import trainer
 from zoo.training.devices import serialise_ops
 
 # As `zoo train` sets up a deterministic run on one CPU, before the first TF op: TF ops one at a time (with it,
@@ -46,13 +52,15 @@ def pipeline():  # the zoo pipeline, exactly as zoo/training/trainer.py builds i
 # As `zoo train` sets it up: TF deterministic ops, the trainer's compile and execution settings (steps per graph
 # call, XLA, see zoo.training.trainer.configure_fit), and its per-step callbacks.
 configure_determinism(0, TrainConfig().deterministic)
+if os.environ.get("ZOO_BENCH_TF_SUMS"):
+    trainer.add_gradients_in_order = lambda: False  # configure_fit then leaves TF's sums (process-wide)
 EPOCH_STEPS = steps_per_epoch(data.train, batch)
 import threading
 
 from segment_clock import SegmentClock  # beside this file (after zoo: see its docstring)
 
 
-def zoo_contender(train_cfg: TrainConfig):
+def zoo_contender(label: str, train_cfg: TrainConfig):
     """A zoo model set up as the trainer sets it up for ``train_cfg``; returns (run(n) -> seconds, steps).
 
     One model.fit call runs for the whole benchmark, as in `zoo train` (one fit over all epochs): fit's
@@ -61,7 +69,7 @@ def zoo_contender(train_cfg: TrainConfig):
     """
     model = TrainingModel(VAE(VAEConfig(latent_dim=LATENT, architecture=arch), name="vae"), learning_rate=1e-3,
                           dataset_size=len(data.train.x))
-    configure_fit(model, train_cfg, EPOCH_STEPS)
+    executions[label] = configure_fit(model, train_cfg, EPOCH_STEPS)
     # Keras runs whole graph calls, so a zoo segment is the multiple of steps_per_execution nearest to STEPS.
     segment = model.steps_per_execution * max(1, round(steps / model.steps_per_execution))
     clock = SegmentClock(segment)
@@ -72,11 +80,14 @@ def zoo_contender(train_cfg: TrainConfig):
     return lambda n: clock.run(), segment
 
 
-# "zoo" is the default TrainConfig; with ZOO_BENCH_VARIANTS=1 also the same with train.jit_compile=off / on.
-zoo_runs = {"zoo": zoo_contender(TrainConfig())}
-if os.environ.get("ZOO_BENCH_VARIANTS"):
-    zoo_runs["zoo_nojit"] = zoo_contender(TrainConfig(jit_compile="off"))
-    zoo_runs["zoo_jit"] = zoo_contender(TrainConfig(jit_compile="on"))
+# "zoo" is the default TrainConfig. ZOO_BENCH_ZOO lists the zoo contenders of this worker (default "zoo"); the
+# orchestrator runs "zoo_nojit" / "zoo_jit" (train.jit_compile=off / on) in a worker of their own, as a plain
+# deterministic step sets process-wide switches (zoo.training.gradient_sums) that would reach the other contenders.
+executions = {}
+all_configs = {"zoo": TrainConfig(), "zoo_nojit": TrainConfig(jit_compile="off"),
+               "zoo_jit": TrainConfig(jit_compile="on")}
+configs = {label: all_configs[label] for label in os.environ.get("ZOO_BENCH_ZOO", "zoo").split(",")}
+zoo_runs = {label: zoo_contender(label, cfg) for label, cfg in configs.items()}
 
 
 # ---------------------------------------------------------------- hand-written: minimal tf.function step
@@ -164,6 +175,9 @@ for line in sys.stdin:
     if who == "quit":
         sys.stdout.flush()
         os._exit(0)
+    if who == "execution":
+        print(json.dumps({"who": "execution", **executions}), flush=True)
+        continue
     if who == "matmul":
         print(json.dumps({"who": "matmul_tf", **matmul_gflops()}), flush=True)
         continue

@@ -128,13 +128,17 @@ def main():
                                          *extra], {**env, "PEER_THREADS": peer.split("@")[1]})
         variants = []  # (label, worker, contender)
         if os.environ.get("ZOO_BENCH_VARIANTS"):
-            # The zoo without XLA, and zoo and hand-written TF with TensorFlow's own CPU default (oneDNN off):
-            # TF reads TF_ENABLE_ONEDNN_OPTS at import, so the latter run in a second TF worker.
-            launched["tf_onednn_off"] = launch([sys.executable, str(HERE / "tf_worker.py"), arch, str(args.batch),
-                                                n], {**env, "TF_ENABLE_ONEDNN_OPTS": "0"})
-            variants = [("zoo_nojit", "tf", "zoo_nojit"), ("zoo_jit", "tf", "zoo_jit"),
-                        ("zoo_onednn_off", "tf_onednn_off", "zoo"),
-                        ("hand_onednn_off", "tf_onednn_off", "hand")]
+            # The zoo with XLA off and on; zoo and hand-written TF with TensorFlow's own CPU default (oneDNN off),
+            # and with TensorFlow's own gradient sums. Each in a TF worker of its own: TF reads
+            # TF_ENABLE_ONEDNN_OPTS at import, and a deterministic plain step sets the fixed-order sums for its
+            # whole process (zoo.training.gradient_sums).
+            tf_worker = [sys.executable, str(HERE / "tf_worker.py"), arch, str(args.batch), n]
+            launched["tf_xla_variants"] = launch(tf_worker, {**env, "ZOO_BENCH_ZOO": "zoo_nojit,zoo_jit"})
+            launched["tf_onednn_off"] = launch(tf_worker, {**env, "TF_ENABLE_ONEDNN_OPTS": "0"})
+            launched["tf_own_sums"] = launch(tf_worker, {**env, "ZOO_BENCH_TF_SUMS": "1"})
+            variants = [("zoo_nojit", "tf_xla_variants", "zoo_nojit"), ("zoo_jit", "tf_xla_variants", "zoo_jit"),
+                        ("zoo_onednn_off", "tf_onednn_off", "zoo"), ("hand_onednn_off", "tf_onednn_off", "hand"),
+                        ("zoo_own_sums", "tf_own_sums", "zoo"), ("hand_own_sums", "tf_own_sums", "hand")]
         try:  # waited for side by side, so that each one's start-up time is its own
             with concurrent.futures.ThreadPoolExecutor(len(launched)) as pool:
                 workers = dict(zip(launched, pool.map(wait_ready, launched.values())))
@@ -143,6 +147,8 @@ def main():
                 proc.kill()
             raise
         startup = {name: round(proc.startup_seconds, 1) for name, proc in workers.items()}
+        # How each zoo contender's step runs (XLA or not, the sums in order or not), as zoo train's manifest says.
+        execution = {name: ask(proc, "execution") for name, proc in workers.items() if name.startswith("tf")}
         print(arch, "workers ready after (s):", startup, flush=True)
         order = [("zoo", "tf", "zoo"), *variants, ("hand", "tf", "hand"), ("hand_xla", "tf", "hand_xla"),
                  *[(peer, peer, peer) for labels in peers.values() for peer in labels]]
@@ -183,6 +189,8 @@ def main():
                                        "median": {label: statistics.median(v) for label, v in matmul.items()},
                                        "max": max(max(v) for v in matmul.values())}
         result["startup_seconds"] = startup
+        result["zoo_execution"] = {worker: {k: v for k, v in found.items() if k != "who"}
+                                   for worker, found in execution.items()}
         report["results"][arch] = result
     # The machine's float32 matrix-product peak: the best 2048x2048 product of the whole run (each sample is the
     # best of ~1 s; the load moves it, and the best is the closest to what the cores can do).
@@ -202,6 +210,20 @@ FLOPS_CONVENTION = ("training-step FLOPs from the layer shapes (benchmarks/perf/
                     "Dense, Conv2D, Conv2DTranspose only, forward 2 x multiply-adds, backward = 2 x forward for every "
                     "weight layer (the first layer's input gradient included); biases, activations, batch norm, loss, "
                     "KL and Adam ignored (elementwise)")
+
+
+def default_steps(report) -> str:
+    """In words, the step zoo's default gave each architecture in this run (its TF worker's execution record)."""
+    words = []
+    for arch, res in report["results"].items():
+        mode = res.get("zoo_execution", {}).get("tf", {}).get("zoo")
+        if mode is None:
+            continue
+        step = ("the XLA-compiled step" if mode["xla_compiled"] else
+                "the plain (not XLA) step with the gradient sums in a fixed order" if mode["gradients_added_in_order"]
+                else "the plain (not XLA) step")
+        words.append(f"{step} for the {arch}")
+    return "; ".join(words) if words else "the step configure_fit picks"
 
 
 def variant_table(report, label, intro, columns, cells) -> list[str]:
@@ -328,24 +350,29 @@ def write_md(report, args, out):
     lines += flops_table(report)
     lines += variant_table(
         report, "zoo_nojit", "The zoo with `--set train.jit_compile=off` (no XLA) and `=on` (XLA), in the same "
-        "alternation (the default, `auto`, is XLA for both on one CPU; a conv net takes the XLA-off step, oneDNN's "
-        "convolutions and the fused batch normalisation, with `--set train.deterministic=false`, since that step is "
-        "not bit-identical across processes):",
+        f"alternation, in a TF worker of their own (the default, `auto`, gives {default_steps(report)}):",
         ["zoo, XLA off", "zoo, XLA on", "XLA off / hand-written TF", "XLA on / hand-written TF", "XLA on / XLA off"],
         lambda m: [f"{m['zoo_nojit']:.0f}", f"{m['zoo_jit']:.0f}", f"{m['zoo_nojit'] / m['hand']:.3f}",
                    f"{m['zoo_jit'] / m['hand']:.3f}", f"{m['zoo_jit'] / m['zoo_nojit']:.3f}"])
     lines += variant_table(
         report, "zoo_onednn_off", "With TensorFlow's own CPU default on this CPU, oneDNN kernels off "
-        "(`TF_ENABLE_ONEDNN_OPTS=0`, a second TF worker), in the same alternation:",
+        "(`TF_ENABLE_ONEDNN_OPTS=0`, a TF worker of its own), in the same alternation:",
         ["zoo, oneDNN off", "hand-written TF, oneDNN off", "zoo / hand, both oneDNN off",
          "zoo (oneDNN on) / zoo (oneDNN off)"],
         lambda m: [f"{m['zoo_onednn_off']:.0f}", f"{m['hand_onednn_off']:.0f}",
                    f"{m['zoo_onednn_off'] / m['hand_onednn_off']:.3f}", f"{m['zoo'] / m['zoo_onednn_off']:.3f}"])
+    lines += variant_table(
+        report, "zoo_own_sums", "With TensorFlow's own gradient sums (AddN, Grappler's arithmetic optimiser on), as "
+        "a hand-written step has them in a process of its own: a TF worker in which zoo does not set up the "
+        "fixed-order sums of a deterministic plain step (zoo.training.gradient_sums), in the same alternation:",
+        ["zoo, TF's sums", "hand-written TF, TF's sums", "zoo (default) / hand, TF's sums",
+         "zoo (default) / zoo, TF's sums"],
+        lambda m: [f"{m['zoo_own_sums']:.0f}", f"{m['hand_own_sums']:.0f}", f"{m['zoo'] / m['hand_own_sums']:.3f}",
+                   f"{m['zoo'] / m['zoo_own_sums']:.3f}"])
     lines += ["", "Ratios of medians are the headline figures; the per-round ratios (each contender against the "
               "segment run right next to it) show how much the shared machine's load moves them. The zoo runs as "
               "`zoo train` does by default: TF deterministic ops (on for every contender of the TF worker), "
-              "16 steps per graph call at most, the XLA-compiled step for both nets (runs made before 2026-12-04 "
-              "timed the conv net's plain step instead), TensorFlow's "
+              f"16 steps per graph call at most, {default_steps(report)}, TensorFlow's "
               "oneDNN CPU kernels on (zoo sets `TF_ENABLE_ONEDNN_OPTS=1` when it is imported) and TF ops run one "
               "at a time (inter-op parallelism 1, as `zoo train` sets it for a deterministic run on one CPU). "
               "These are per-process settings, so the hand-written contenders of the same worker run with them "
