@@ -2,8 +2,8 @@
 
     python tools/docs/perf_chart.py            # or: make perf-chart
 
-reads ``benchmarks/results/perf/throughput.json`` (training throughput: zoo vs hand-written TF, plain
-and XLA, vs pythae; written by ``benchmarks/perf/throughput.py``) and
+reads the newest ``benchmarks/results/perf/throughput*.json`` by its run date (training throughput: zoo vs
+hand-written TF, plain and XLA, vs pythae and plain PyTorch; written by ``benchmarks/perf/throughput.py``) and
 ``benchmarks/results/perf/iwae_eval.json`` (IWAE bound: zoo vs pythae's ``get_nll``; written by
 ``benchmarks/perf/iwae_eval.py``) and writes ``docs/assets/performance/throughput.png`` and
 ``iwae_eval.png``. Only matplotlib's Agg canvas and the Figure API are used (no pyplot state), at a
@@ -139,13 +139,21 @@ def iwae_chart(report: Mapping[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def newest(folder: Path, name: str) -> Path:
+    """The ``name*.json`` of ``folder`` whose report is dated last (the runs are kept side by side, one per date)."""
+    runs = sorted(folder.glob(f"{name}*.json"), key=lambda path: json.loads(path.read_text()).get("date", ""))
+    if not runs:
+        raise SystemExit(f"no {name}*.json in {folder}; run benchmarks/perf/{name}.py first")
+    return runs[-1]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder with throughput.json, iwae_eval.json")
     parser.add_argument("--out", type=Path, default=OUT, help="folder the PNGs are written to")
     args = parser.parse_args(argv)
     for name, draw in (("throughput", throughput_chart), ("iwae_eval", iwae_chart)):
-        source = args.results / f"{name}.json"
+        source = newest(args.results, name) if name == "throughput" else args.results / f"{name}.json"
         target = args.out / f"{name}.png"
         draw(json.loads(source.read_text()), target)
         print(f"{source.relative_to(REPO) if source.is_relative_to(REPO) else source} -> "
