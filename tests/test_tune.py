@@ -200,6 +200,23 @@ def test_random_search_minimises_distortion_and_its_best_entry_trains(tmp_path):
         _tiny_search("beta_vae", out, tuner="random", objective="val_elbo", max_trials=3, resume=True)
 
 
+def test_conv_trials_take_the_plain_step_that_zoo_train_gives_them(tmp_path):
+    # `zoo tune` sets up its process before the first TF op as `zoo train` does (TF ops one at a time), so a
+    # deterministic conv trial gets the plain oneDNN step with the gradient sums in order, not XLA.
+    script = ("from zoo.cli import app\n"
+              "from zoo.training.devices import ops_run_one_at_a_time\n"
+              "from zoo.training.gradient_sums import gradients_added_in_order\n"
+              f"app(['tune', 'vae', '--set', 'model.architecture=conv', '--tuner', 'random', '--max-trials', '1', "
+              f"'--max-epochs', '1', '--train-subset', '512', '--set', 'data.validation_size=256', "
+              f"'--out', {str(tmp_path / 'search')!r}], standalone_mode=False)\n"
+              "print('modes', ops_run_one_at_a_time(), gradients_added_in_order())\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "modes True True" in done.stdout
+    assert _rows(tmp_path / "search")[0]["status"] == "COMPLETED"
+
+
 def test_hyperband_continues_the_best_trial_from_its_initial_epoch(tmp_path):
     out = tmp_path / "hyperband"
     # max_epochs 2, factor 2: two trials of 1 epoch, then the better one continues from epoch 1 to 2.

@@ -8,8 +8,8 @@ faster: 1.26x on 2 CPU cores (benchmarks/results/perf/batch_norm.md).
 
 Under XLA the layer takes Keras's own ops, which XLA fuses itself and runs faster than the fused kernel's
 lowering. ``zoo.training.trainer.configure_fit`` sets ``fused_kernel`` to match the step it compiles: the plain
-step, which conv nets get from ``zoo train`` on a GPU or a CPU; XLA, hence Keras's ops, for a deterministic conv
-net whose TF runtime started before ``zoo train`` could run its ops one at a time (a notebook, ``zoo tune``).
+step, which conv nets get from ``zoo train`` and ``zoo tune`` on a GPU or a CPU; XLA, hence Keras's ops, for a
+deterministic conv net whose TF runtime started before zoo could run its ops one at a time (a notebook).
 Inference and every case the fused kernel does not cover (masks, renormalisation, synchronised statistics, a
 missing scale or offset, an axis other than the last of a 4-D input) also run Keras's ops. Either
 way the layer keeps Keras's semantics: moving statistics of the biased batch variance, float32 arithmetic for

@@ -164,6 +164,14 @@ def check_same_data(run: RunDir, data: ImageData) -> None:
                        "that data")
 
 
+def serialise_ops_if_deterministic(train_cfg) -> None:
+    """For a deterministic run on one CPU, TF's ops one at a time (``serialise_ops``), so ``configure_fit`` can
+    give a conv net the faster plain step; only before the process's first TF op, as ``zoo train`` and
+    ``zoo tune`` call it (later, nothing changes and conv nets keep the XLA step)."""
+    if train_cfg.deterministic and train_cfg.strategy in ("auto", "default") and not visible_gpus():
+        serialise_ops()
+
+
 def configure_determinism(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic:
@@ -315,8 +323,7 @@ def train(spec: RunSpec, run: RunDir, *, resume: bool = False, overwrite: bool =
     and TensorBoard logs to a private temporary folder that is deleted at the end, and skip the evaluation, which
     the chief runs alone (it runs no collectives). They return ``{}``.
     """
-    if spec.train.deterministic and spec.train.strategy in ("auto", "default") and not visible_gpus():
-        serialise_ops()  # before any TF op; lets configure_fit pick the faster plain step for conv nets
+    serialise_ops_if_deterministic(spec.train)
     strategy = make_strategy(spec.train.strategy)  # first: a multi-worker strategy must precede other TF ops
     chief = is_chief(strategy)
     before = _start_snapshot(run) if chief else None

@@ -252,6 +252,9 @@ def tune(
 
     from zoo.data import load_dataset
     from zoo.training.devices import apply_precision
+    from zoo.training.trainer import serialise_ops_if_deterministic
+
+    serialise_ops_if_deterministic(spec.train)  # before the first TF op: trials train as `zoo train` would
     from zoo.tuning.hypermodel import RegistryHyperModel, ZooBayesianOptimization, ZooHyperband, ZooRandomSearch
 
     data = load_dataset(spec.data)
