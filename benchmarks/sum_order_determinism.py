@@ -4,12 +4,14 @@
 
 The smallest case of the conv VAE's cross-process difference (docs/reliability.md): the gradient with respect
 to the logits (64 x 128 x 128 x 3, fixed seed) of the continuous Bernoulli log-density of fixed images, which
-sums three terms per pixel (-softplus(l) (1 - x), -softplus(-l) x and TFP's log-normaliser). Three variants,
+sums three terms per pixel (-softplus(l) (1 - x), -softplus(-l) x and TFP's log-normaliser). Five variants,
 each computed once in each of N fresh processes, TF ops one at a time and TF deterministic ops on, as
 `zoo train` runs:
 
-- ``three terms, AddN``: TensorFlow's gradient tape adds the three contributions with one AddN;
-- ``three terms, in order``: zoo.training.gradient_sums adds them left to right, two at a time;
+- ``TFP's log_prob, AddN``: ``tfd.ContinuousBernoulli(logits).log_prob``, as zoo's likelihood computes it, with
+  the tape's AddN sums (the logits feed more than two of its ops);
+- ``TFP's log_prob, in order``: the same with zoo.training.gradient_sums adding left to right, two at a time;
+- ``three terms, AddN`` and ``three terms, in order``: the three terms written out, without TFP's other ops;
 - ``two terms, AddN``: the log-normaliser left out, so AddN adds two contributions (exact in any order).
 
 ``--busy N`` runs N busy-looping processes meanwhile: the difference follows thread timing, so it shows on a
@@ -29,7 +31,8 @@ from collections import Counter
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-VARIANTS = ("three terms, AddN", "three terms, in order", "two terms, AddN")
+VARIANTS = ("TFP's log_prob, AddN", "TFP's log_prob, in order", "three terms, AddN", "three terms, in order",
+            "two terms, AddN")
 
 
 def one_process(variant: str) -> str:
@@ -37,6 +40,7 @@ def one_process(variant: str) -> str:
     import zoo  # noqa: F401  (first, as in `zoo train`: TensorFlow's CPU defaults, oneDNN on)
     import numpy as np
     import tensorflow as tf
+    import tensorflow_probability as tfp
     from tensorflow_probability.python.distributions.continuous_bernoulli import _log_xexp_ratio
 
     from zoo.training.devices import serialise_ops
@@ -54,7 +58,10 @@ def one_process(variant: str) -> str:
     def gradient():
         with tf.GradientTape() as tape:
             tape.watch(logits)
-            log_density = -tf.nn.softplus(logits) * (1.0 - images) - tf.nn.softplus(-logits) * images
+            if variant.startswith("TFP"):
+                log_density = tfp.distributions.ContinuousBernoulli(logits=logits).log_prob(images)
+            else:
+                log_density = -tf.nn.softplus(logits) * (1.0 - images) - tf.nn.softplus(-logits) * images
             if variant.startswith("three"):
                 log_density += _log_xexp_ratio(logits)  # TFP's continuous Bernoulli log-normaliser
             loss = -tf.reduce_mean(tf.reduce_sum(log_density, [1, 2, 3]))
