@@ -49,6 +49,14 @@ def serialise_ops() -> bool:
     return ops_run_one_at_a_time()
 
 
+def serialise_ops_if_deterministic(train_cfg) -> None:
+    """``serialise_ops`` for a deterministic run (``TrainConfig``) on one CPU, so ``configure_fit`` can give a conv
+    net the faster plain step; ``zoo train`` and ``zoo tune`` call it before the process's first TF op (later,
+    nothing changes and conv nets keep the XLA step)."""
+    if train_cfg.deterministic and train_cfg.strategy in ("auto", "default") and not visible_gpus():
+        serialise_ops()
+
+
 def ops_run_one_at_a_time() -> bool:
     """Whether TensorFlow runs its ops one at a time in this process (inter-op parallelism 1)."""
     return tf.config.threading.get_inter_op_parallelism_threads() == 1

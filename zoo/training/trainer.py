@@ -31,7 +31,7 @@ from zoo.saving import load_model, load_training_model
 from zoo.training import memory
 from zoo.training.callbacks import DivergenceGuard, EpochLog, RunCheckpoint
 from zoo.training.devices import (all_workers_sum, apply_precision, describe_devices, is_chief, is_multi_worker,
-                                  make_strategy, onednn_enabled, ops_run_one_at_a_time, serialise_ops,
+                                  make_strategy, onednn_enabled, ops_run_one_at_a_time, serialise_ops_if_deterministic,
                                   visible_gpus)
 from zoo.training.gradient_sums import add_gradients_in_order, gradients_added_in_order
 from zoo.training.keras_private import layers_of, reset_step_functions, set_jit_compile
@@ -162,14 +162,6 @@ def check_same_data(run: RunDir, data: ImageData) -> None:
         raise ZooError(f"the {data.name} data read now differs from the data {run.root} was trained on "
                        f"(checksums of {', '.join(differing[:3])} differ from manifest.json's); point --data-dir at "
                        "that data")
-
-
-def serialise_ops_if_deterministic(train_cfg) -> None:
-    """For a deterministic run on one CPU, TF's ops one at a time (``serialise_ops``), so ``configure_fit`` can
-    give a conv net the faster plain step; only before the process's first TF op, as ``zoo train`` and
-    ``zoo tune`` call it (later, nothing changes and conv nets keep the XLA step)."""
-    if train_cfg.deterministic and train_cfg.strategy in ("auto", "default") and not visible_gpus():
-        serialise_ops()
 
 
 def configure_determinism(seed: int, deterministic: bool) -> None:

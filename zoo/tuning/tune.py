@@ -251,11 +251,10 @@ def tune(
     import tensorflow as tf
 
     from zoo.data import load_dataset
-    from zoo.training.devices import apply_precision
-    from zoo.training.trainer import serialise_ops_if_deterministic
+    from zoo.training.devices import apply_precision, serialise_ops_if_deterministic
+    from zoo.tuning.hypermodel import RegistryHyperModel, ZooBayesianOptimization, ZooHyperband, ZooRandomSearch
 
     serialise_ops_if_deterministic(spec.train)  # before the first TF op: trials train as `zoo train` would
-    from zoo.tuning.hypermodel import RegistryHyperModel, ZooBayesianOptimization, ZooHyperband, ZooRandomSearch
 
     data = load_dataset(spec.data)
     apply_precision(spec.train.precision)
