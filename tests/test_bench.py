@@ -21,7 +21,7 @@ from zoo.errors import ZooError
 from zoo.registry import load_registry
 
 MICRO = {
-    "epochs": 1, "train_subset": 256, "validation_size": 128, "test_subset": 128, "iw_samples": 4, "seeds": 2,
+    "epochs": 4, "train_subset": 256, "validation_size": 128, "test_subset": 128, "iw_samples": 4, "seeds": 2,
     "experiments": False, "classifier_epochs": 1, "classifier_train_subset": 1000, "fid_samples": 128,
     "cell_timeout": 300, "overrides": {"*": {"model": {"hidden_units": [32]}}},
 }
@@ -93,8 +93,13 @@ def test_results_json_schema_and_markdown(micro):
         assert cell["versions"]["tensorflow"] and cell["data_checksums"]["train-images-idx3-ubyte.gz"]
         assert 0.0 <= cell["samples"]["prior"]["fid"] < 1e4
         assert abs(sum(cell["samples"]["prior"]["predicted_histogram"]) - 1.0) < 1e-6
+        # The model of epoch 3 (the last quarter's start) scored alike: another model, so another distance.
+        probe = cell["probe"]
+        assert probe["epoch"] == 3 and probe["source"] == "prior" and probe["count"] == cell["samples"]["prior"]["count"]
+        assert 0.0 <= probe["fid"] < 1e4 and probe["fid"] != cell["samples"]["prior"]["fid"]
         figures = root / "res" / cell["result_dir"] / "figures"
         assert {"samples.png", "reconstructions.png", "sample_grid_prior.png"} <= {p.name for p in figures.iterdir()}
+    assert not list((root / "work").rglob("epoch-0003.keras"))  # the probe's checkpoint is gone again
     assert (root / "res" / "classifiers" / "mnist" / "classifier.keras").exists()
     assert payload["classifiers"]["mnist"]["test_accuracy"] > 0.3
     assert any(f["kind"] == "rate_distortion" for f in payload["figures"])

@@ -73,6 +73,20 @@ def test_resumed_run_equals_uninterrupted_run(shared_data_dir, tmp_path, name):
     assert (resumed.metrics_csv.read_text().count("\n")) == 4  # header + 3 epochs
 
 
+def test_a_kept_epoch_checkpoint_outlives_later_epochs_and_is_that_epochs_model(shared_data_dir, tmp_path):
+    """keep_epochs (the bench's probe of the last quarter) spares one epoch's checkpoint; it holds the weights a
+    run stopped at that epoch ends with, and a fresh start still clears it."""
+    run = RunDir(tmp_path / "run", keep_epochs=(2,))
+    train(small_spec(shared_data_dir, epochs=3), run, evaluate=False, log=lambda _: None)
+    assert sorted(p.name for p in run.checkpoints.glob("epoch-*.keras")) == ["epoch-0002.keras", "epoch-0003.keras"]
+    short = RunDir(tmp_path / "short")
+    train(small_spec(shared_data_dir, epochs=2), short, evaluate=False, log=lambda _: None)
+    for kept, stopped in zip(weights_of(run.epoch_checkpoint(2)), weights_of(short.epoch_checkpoint(2))):
+        np.testing.assert_array_equal(kept, stopped)
+    run.remove_other_checkpoints(keep=None)  # what a run starting over does
+    assert not list(run.checkpoints.glob("epoch-*.keras"))
+
+
 def test_run_folder_contents_and_manifest(shared_data_dir, tmp_path):
     run = RunDir(tmp_path / "run")
     metrics = train(small_spec(shared_data_dir, epochs=1), run, log=lambda _: None)

@@ -8,7 +8,7 @@
                          execution mode of each (re)start (XLA, ops one at a time, oneDNN)
       state.json         training progress: last finished epoch, its checkpoint, history
       metrics.csv        one row per finished epoch (rewritten from state.json)
-      checkpoints/       epoch-NNNN.keras (last), best.keras
+      checkpoints/       epoch-NNNN.keras (last, and those of ``keep_epochs``), best.keras
       model.keras        the final model (best validation ELBO), Keras safe-mode loadable
       metrics.json       test-set evaluation
       figures/*.png
@@ -47,8 +47,10 @@ PACKAGES = ("tensorflow", "tensorflow-probability", "keras", "keras-tuner", "num
 
 
 class RunDir:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, keep_epochs: tuple[int, ...] = ()):
         self.root = Path(root)
+        # Epochs whose checkpoints outlive the next epoch's (the bench scores a model part-way through training).
+        self.keep_epochs = tuple(int(epoch) for epoch in keep_epochs)
 
     config = property(lambda self: self.root / "config.json")
     manifest = property(lambda self: self.root / "manifest.json")
@@ -142,9 +144,11 @@ class RunDir:
             raise ZooError(f"{path} is unreadable or corrupt ({error}); {what}") from None
 
     def remove_other_checkpoints(self, keep: str | None) -> None:
-        """Deletes every ``epoch-NNNN.keras`` except ``keep`` (the one ``state.json`` names)."""
+        """Deletes every ``epoch-NNNN.keras`` except ``keep`` (the one ``state.json`` names) and, unless ``keep``
+        is None (the run starts over), those of ``keep_epochs``."""
+        kept = {keep, *(self.epoch_checkpoint(epoch).name for epoch in self.keep_epochs)} if keep else set()
         for path in self.checkpoints.glob("epoch-*.keras"):
-            if path.name != keep:
+            if path.name not in kept:
                 path.unlink(missing_ok=True)
 
     def tidy(self, state: dict[str, Any] | None) -> None:

@@ -515,6 +515,11 @@ def bench_page() -> str:
              "radius 2 that hold no code — a number for the 'gaps' of a latent space (about 0.04 for 2,000 "
              "Gaussian codes, above 0.5 for well-separated clusters).",
              "",
+             "Whether a cell had converged: its per-epoch validation ELBO, and the same sample scores for the "
+             "model of the epoch where the last quarter of training starts (its checkpoint is kept for this and "
+             "deleted once scored). The pages name the cells whose ELBO still rose by more than 1 nat, or whose "
+             "samples still improved (FD down by more than 5 %, class accuracy up by more than 0.01), over that "
+             "quarter.", "",
              "Finished cells (same fingerprint: resolved config, samplers, classifier settings) are skipped on "
              "a rerun unless `--force`. A cell that crashes, times out or cannot be configured is recorded with "
              "its error, marked failed in every table (and `zoo bench` exits with status 1), and retried on the "
@@ -720,6 +725,12 @@ def _commentary(experiment_id: str, groups: Sequence[Mapping[str, Any]]) -> list
 # A cell counts as still improving when its validation ELBO rose by more than this over its last quarter of
 # epochs (in nats per image; about the spread of two seeds of the MNIST models).
 STILL_IMPROVING_NATS = 1.0
+# The samples count as still improving when, from the start of the last quarter of training to its end, their
+# Fréchet distance fell by more than this fraction or the class accuracy of conditional samples rose by more than
+# this much (about twice its sampling error at 2,000 samples near 0.95): what the sample grids and the conditional
+# page are for, even where the likelihood still creeps up.
+STILL_IMPROVING_FD = 0.05
+STILL_IMPROVING_ACCURACY = 0.01
 
 
 def late_gain(cell: Mapping[str, Any]) -> tuple[float, int] | None:
@@ -771,13 +782,31 @@ def _order_line(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
             "through training and at its end (seed-0 cells): " + "; ".join(parts) + ".", ""]
 
 
+def sample_change(cell: Mapping[str, Any]) -> dict[str, Any] | None:
+    """How the cell's samples changed over the last quarter of training: the Fréchet distance (and, for a
+    conditional model, the class accuracy) of the probe epoch's model against the final one's, scored alike by
+    the bench (zoo.bench.worker.probe_epoch); None for cells without a probe."""
+    probe = cell.get("probe") or {}
+    final = (cell.get("samples") or {}).get(probe.get("source")) or {}
+    if probe.get("fid") is None or final.get("fid") is None:
+        return None
+    change = {"epoch": probe["epoch"], "fid": (probe["fid"], final["fid"])}
+    if probe.get("accuracy") is not None and final.get("accuracy") is not None:
+        change["accuracy"] = (probe["accuracy"], final["accuracy"])
+    fid_fall = (probe["fid"] - final["fid"]) / max(probe["fid"], 1e-9)
+    accuracy_rise = change["accuracy"][1] - change["accuracy"][0] if "accuracy" in change else 0.0
+    change["improving"] = fid_fall > STILL_IMPROVING_FD or accuracy_rise > STILL_IMPROVING_ACCURACY
+    return change
+
+
 def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> list[str]:
     """How long each group trained (steps = epochs × batches per epoch), and whether it was still improving
-    at the end (its seed-0 cell's validation ELBO over the last quarter of its epochs)."""
+    at the end (its seed-0 cell's validation ELBO, and its samples, over the last quarter of its epochs)."""
     import math
 
     cells = {c["id"]: c for c in payload["cells"]}
     parts, improving, unknown = [], [], 0
+    samples_improving, samples_settled = [], []
     for group in groups:
         cell = next((cells[i] for i in group["cells"] if cells.get(i, {}).get("status") == "ok"), None)
         if not cell:
@@ -794,6 +823,12 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
             text += f", validation ELBO {gain[0]:+.2f} nats over its last {gain[1]} epochs"
             if gain[0] > STILL_IMPROVING_NATS:
                 improving.append(group["label"])
+        change = sample_change(cell)
+        if change is not None:
+            text += f", FD p(z) {change['fid'][0]:.1f} at epoch {change['epoch']} and {change['fid'][1]:.1f} at the end"
+            if "accuracy" in change:
+                text += f" (class accuracy of its samples {change['accuracy'][0]:.3f}, then {change['accuracy'][1]:.3f})"
+            (samples_improving if change["improving"] else samples_settled).append(group["label"])
         parts.append(text)
     if not parts:
         return []
@@ -801,6 +836,14 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
     if improving:
         lines.append(f"Still improving when the budget ended (a rise above {STILL_IMPROVING_NATS:g} nat over the "
                      f"last quarter of training): {', '.join(improving)}; their numbers are not converged.")
+    if samples_improving:
+        lines.append(f"Samples still improving over that quarter (FD p(z) down by more than "
+                     f"{STILL_IMPROVING_FD:.0%} or class accuracy up by more than {STILL_IMPROVING_ACCURACY:g}): "
+                     f"{', '.join(samples_improving)}.")
+    settled_but_rising = [label for label in samples_settled if label in improving]
+    if settled_but_rising:
+        lines.append(f"Samples settled although the likelihood still rose: {', '.join(settled_but_rising)}; their "
+                     "sample grids and scores had stopped changing, their likelihood bounds had not.")
     if unknown:
         lines.append("Cells without a validation-ELBO curve (recorded before the bench kept one, or a model "
                      "without an ELBO) cannot show whether they had converged.")

@@ -88,10 +88,17 @@ def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chun
     return np.concatenate(parts)
 
 
+def probe_epoch(epochs: int) -> int | None:
+    """The epoch whose model the bench scores beside the final one: the start of the last quarter of training,
+    the span over which the pages also report the validation ELBO's rise (None under 4 epochs)."""
+    span = epochs // 4
+    return epochs - span if span else None
+
+
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo import io as zio
     from zoo.bench import plots
-    from zoo.data import images_per_epoch, load_dataset, resolve_binarization
+    from zoo.data import eval_dataset, images_per_epoch, load_dataset, resolve_binarization
     from zoo.evaluation.coverage import empty_fraction
     from zoo.evaluation.latent_sources import latent_codes
     from zoo.evaluation.runner import test_arrays
@@ -104,7 +111,8 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     spec = RunSpec.from_dict(job["spec"])
-    run = RunDir(job["run_dir"])
+    probe = probe_epoch(spec.train.epochs)
+    run = RunDir(job["run_dir"], keep_epochs=(probe,) if probe else ())
     out = Path(job["result_dir"])
     figures = out / "figures"
     # The run's manifest.json records sys.argv as its command: make it the equivalent `zoo train` call.
@@ -150,13 +158,27 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         plots.image_grid(images[:GRID_SAMPLES], figures / f"sample_grid_{source}.png",
                          f"{job['label']}: decoded samples, z ~ {title}")
 
-    for png in sorted(run.figures.glob("*.png")):
-        plots.compact_copy(png, figures / png.name)
     manifest = zio.read_json(run.manifest)
     state = zio.read_json(run.state) if run.state.exists() else {}
+    epochs = int(state.get("epoch") or spec.train.epochs)
+
+    # Whether the samples still changed over the last quarter of training: the model of the probe epoch, finalised
+    # as the final one was, decodes the same codes and is scored the same way (the prior's, where the cell has it).
+    probed: dict[str, Any] | None = None
+    checkpoint = run.epoch_checkpoint(probe) if probe else None
+    if scorer is not None and job["sampling"] and checkpoint is not None and checkpoint.exists() and probe < epochs:
+        earlier = load_model(checkpoint, spec.class_path)
+        earlier.finalize(eval_dataset(data.train, batch_size=1000, binarization=binarization, seed=0))
+        source = "prior" if "prior" in job["sampling"] else job["sampling"][0]
+        z = latent_codes(earlier, source, count, job["seed"], code_box, labels)
+        images = np.clip(_decode_in_chunks(earlier, z, labels), 0.0, 1.0)
+        probed = {"epoch": probe, "source": source, **scorer.score_samples(images, labels)}
+        checkpoint.unlink()  # the run folder keeps only what `zoo train` would
+
+    for png in sorted(run.figures.glob("*.png")):
+        plots.compact_copy(png, figures / png.name)
     epoch_seconds = [row.get("seconds") for row in state.get("history", [])]
     fit_seconds = sum(epoch_seconds) if epoch_seconds and all(s is not None for s in epoch_seconds) else None
-    epochs = int(state.get("epoch") or spec.train.epochs)
     train_images = len(data.train.x)  # load_dataset has applied data.train_subset
     seen_per_epoch = images_per_epoch(data.train, spec.train.batch_size, spec.data.labelled_per_batch)
     train_seconds = trained - started
@@ -177,6 +199,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         **disentanglement_record(metrics),
         "latent": latent_stats,
         "samples": samples,
+        "probe": probed,
         "classifier": job.get("classifier_record"),
         "parameters": manifest.get("parameters"),
         "epochs": epochs,
