@@ -446,21 +446,28 @@ def test_training_line_tells_a_converged_cell_from_one_still_improving():
     assert "Still improving when the budget ended" in line and ": a;" in line  # b rose 0.2 nat: converged
     assert "cannot show whether they had converged" in line  # c
 
-    # The samples' change over the same quarter: a's FD fell 20 % (still improving), d's 1 % while its ELBO rose.
-    def probed(name, history, fid, accuracy=None):
+    # Reconstructions and samples over the same quarter: a's FD fell 20 % (still improving); d's reconstruction
+    # error and FD fell 1 % while its ELBO rose (settled); e's sample accuracy rose 0.03 (still improving).
+    def probed(name, history, sse, fid, accuracy=None):
         final = {"source": "prior", "fid": fid[1], **({"accuracy": accuracy[1]} if accuracy else {})}
-        early = {"epoch": 6, "source": "prior", "fid": fid[0], **({"accuracy": accuracy[0]} if accuracy else {})}
-        return {**cell(name, history), "samples": {"prior": final}, "probe": early}
+        early = {"epoch": 6, "reconstruction_sse": sse[0], "source": "prior", "fid": fid[0],
+                 **({"accuracy": accuracy[0]} if accuracy else {})}
+        return {**cell(name, history), "reconstruction_sse": sse[1], "samples": {"prior": final}, "probe": early}
 
-    payload = {"cells": [probed("a", rising, (50.0, 40.0)), probed("d", rising, (40.4, 40.0), (0.95, 0.955)),
-                         probed("e", flat, (40.4, 40.0), (0.93, 0.96))]}
-    assert docs_pages.sample_change(payload["cells"][0]) == {"epoch": 6, "fid": (50.0, 40.0), "improving": True}
-    assert docs_pages.sample_change(cell("c", {})) is None
-    (line, _) = docs_pages._training([{"label": name, "cells": [name]} for name in "ade"], payload)
-    assert "FD p(z) 50.0 at epoch 6 and 40.0 at the end" in line
-    assert "(class accuracy of its samples 0.950, then 0.955)" in line
-    assert "Samples still improving over that quarter" in line and "by more than 0.01): a, e." in line  # e: +0.03
-    assert "Samples settled although the likelihood still rose: d;" in line
+    payload = {"cells": [probed("a", rising, (30.0, 29.9), (50.0, 40.0)),
+                         probed("d", rising, (30.3, 30.0), (40.4, 40.0), (0.95, 0.955)),
+                         probed("e", flat, (30.0, 30.0), (40.4, 40.0), (0.93, 0.96)),
+                         {**cell("f", rising), "reconstruction_sse": 20.0, "probe": {"epoch": 6, "reconstruction_sse": 22.0}}]}
+    assert docs_pages.late_change(payload["cells"][0]) == {
+        "epoch": 6, "reconstruction_sse": (30.0, 29.9), "fid": (50.0, 40.0), "improving": True}
+    assert docs_pages.late_change(payload["cells"][3]) == {"epoch": 6, "reconstruction_sse": (22.0, 20.0),
+                                                           "improving": True}  # no classifier: 9 % lower error
+    assert docs_pages.late_change(cell("c", {})) is None
+    (line, _) = docs_pages._training([{"label": name, "cells": [name]} for name in "adef"], payload)
+    assert "at epoch 6 and at the end: reconstruction error 30.00 and 29.90, FD p(z) 50.0 and 40.0;" in line
+    assert "FD p(z) 40.4 and 40.0, sample accuracy 0.950 and 0.955" in line
+    assert "Reconstructions or samples still improving over that quarter" in line and "0.01): a, e, f." in line
+    assert "Reconstructions and samples settled although the likelihood still rose: d;" in line
 
 
 def test_a_card_shows_the_converged_reference_figures_of_its_entry(generated):

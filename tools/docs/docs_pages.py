@@ -517,9 +517,10 @@ def bench_page() -> str:
              "",
              "Whether a cell had converged: its per-epoch validation ELBO, and the same sample scores for the "
              "model of the epoch where the last quarter of training starts (its checkpoint is kept for this and "
-             "deleted once scored). The pages name the cells whose ELBO still rose by more than 1 nat, or whose "
-             "samples still improved (FD down by more than 5 %, class accuracy up by more than 0.01), over that "
-             "quarter.", "",
+             "deleted once scored), with the reconstruction error of the test images (the summed squared error "
+             "of their decoded codes) of both. The pages name the cells whose ELBO still rose by more than 1 nat, "
+             "or whose reconstructions or samples still improved (reconstruction error or FD down by more than "
+             "5 %, sample accuracy up by more than 0.01), over that quarter.", "",
              "Finished cells (same fingerprint: resolved config, samplers, classifier settings) are skipped on "
              "a rerun unless `--force`. A cell that crashes, times out or cannot be configured is recorded with "
              "its error, marked failed in every table (and `zoo bench` exits with status 1), and retried on the "
@@ -725,11 +726,11 @@ def _commentary(experiment_id: str, groups: Sequence[Mapping[str, Any]]) -> list
 # A cell counts as still improving when its validation ELBO rose by more than this over its last quarter of
 # epochs (in nats per image; about the spread of two seeds of the MNIST models).
 STILL_IMPROVING_NATS = 1.0
-# The samples count as still improving when, from the start of the last quarter of training to its end, their
-# Fréchet distance fell by more than this fraction or the class accuracy of conditional samples rose by more than
-# this much (about twice its sampling error at 2,000 samples near 0.95): what the sample grids and the conditional
-# page are for, even where the likelihood still creeps up.
-STILL_IMPROVING_FD = 0.05
+# Reconstructions and samples count as still improving when, from the start of the last quarter of training to
+# its end, the test images' reconstruction error or the samples' Fréchet distance fell by more than this fraction,
+# or the class accuracy of conditional samples rose by more than this much (about twice its sampling error at
+# 2,000 samples near 0.95): what the figures and the conditional page show, even where the likelihood creeps up.
+STILL_IMPROVING_FRACTION = 0.05
 STILL_IMPROVING_ACCURACY = 0.01
 
 
@@ -782,20 +783,24 @@ def _order_line(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
             "through training and at its end (seed-0 cells): " + "; ".join(parts) + ".", ""]
 
 
-def sample_change(cell: Mapping[str, Any]) -> dict[str, Any] | None:
-    """How the cell's samples changed over the last quarter of training: the Fréchet distance (and, for a
-    conditional model, the class accuracy) of the probe epoch's model against the final one's, scored alike by
-    the bench (zoo.bench.worker.probe_epoch); None for cells without a probe."""
+def late_change(cell: Mapping[str, Any]) -> dict[str, Any] | None:
+    """How a cell's reconstructions and samples changed over the last quarter of training: (probe epoch's value,
+    final value) of the reconstruction error, the samples' Fréchet distance and, for a conditional model, their
+    class accuracy, as the bench scored both models alike (zoo.bench.worker.probe_epoch); None without a probe."""
     probe = cell.get("probe") or {}
-    final = (cell.get("samples") or {}).get(probe.get("source")) or {}
-    if probe.get("fid") is None or final.get("fid") is None:
+    if not probe:
         return None
-    change = {"epoch": probe["epoch"], "fid": (probe["fid"], final["fid"])}
-    if probe.get("accuracy") is not None and final.get("accuracy") is not None:
-        change["accuracy"] = (probe["accuracy"], final["accuracy"])
-    fid_fall = (probe["fid"] - final["fid"]) / max(probe["fid"], 1e-9)
-    accuracy_rise = change["accuracy"][1] - change["accuracy"][0] if "accuracy" in change else 0.0
-    change["improving"] = fid_fall > STILL_IMPROVING_FD or accuracy_rise > STILL_IMPROVING_ACCURACY
+    final = (cell.get("samples") or {}).get(probe.get("source")) or {}
+    change: dict[str, Any] = {"epoch": probe["epoch"]}
+    for key, start, end in (("reconstruction_sse", probe.get("reconstruction_sse"), cell.get("reconstruction_sse")),
+                            ("fid", probe.get("fid"), final.get("fid")),
+                            ("accuracy", probe.get("accuracy"), final.get("accuracy"))):
+        if start is not None and end is not None:
+            change[key] = (start, end)
+    falls = [(change[key][0] - change[key][1]) / max(change[key][0], 1e-9)
+             for key in ("reconstruction_sse", "fid") if key in change]
+    rise = change["accuracy"][1] - change["accuracy"][0] if "accuracy" in change else 0.0
+    change["improving"] = any(f > STILL_IMPROVING_FRACTION for f in falls) or rise > STILL_IMPROVING_ACCURACY
     return change
 
 
@@ -823,11 +828,12 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
             text += f", validation ELBO {gain[0]:+.2f} nats over its last {gain[1]} epochs"
             if gain[0] > STILL_IMPROVING_NATS:
                 improving.append(group["label"])
-        change = sample_change(cell)
+        change = late_change(cell)
         if change is not None:
-            text += f", FD p(z) {change['fid'][0]:.1f} at epoch {change['epoch']} and {change['fid'][1]:.1f} at the end"
-            if "accuracy" in change:
-                text += f" (class accuracy of its samples {change['accuracy'][0]:.3f}, then {change['accuracy'][1]:.3f})"
+            shown = (("reconstruction_sse", "reconstruction error {:,.2f} and {:,.2f}"),
+                     ("fid", "FD p(z) {:.1f} and {:.1f}"), ("accuracy", "sample accuracy {:.3f} and {:.3f}"))
+            text += (f", at epoch {change['epoch']} and at the end: "
+                     + ", ".join(form.format(*change[key]) for key, form in shown if key in change))
             (samples_improving if change["improving"] else samples_settled).append(group["label"])
         parts.append(text)
     if not parts:
@@ -837,13 +843,14 @@ def _training(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -
         lines.append(f"Still improving when the budget ended (a rise above {STILL_IMPROVING_NATS:g} nat over the "
                      f"last quarter of training): {', '.join(improving)}; their numbers are not converged.")
     if samples_improving:
-        lines.append(f"Samples still improving over that quarter (FD p(z) down by more than "
-                     f"{STILL_IMPROVING_FD:.0%} or class accuracy up by more than {STILL_IMPROVING_ACCURACY:g}): "
-                     f"{', '.join(samples_improving)}.")
+        lines.append(f"Reconstructions or samples still improving over that quarter (reconstruction error or "
+                     f"FD p(z) down by more than {STILL_IMPROVING_FRACTION:.0%}, or sample accuracy up by more than "
+                     f"{STILL_IMPROVING_ACCURACY:g}): {', '.join(samples_improving)}.")
     settled_but_rising = [label for label in samples_settled if label in improving]
     if settled_but_rising:
-        lines.append(f"Samples settled although the likelihood still rose: {', '.join(settled_but_rising)}; their "
-                     "sample grids and scores had stopped changing, their likelihood bounds had not.")
+        lines.append(f"Reconstructions and samples settled although the likelihood still rose: "
+                     f"{', '.join(settled_but_rising)}; their figures and sample scores had stopped changing, "
+                     "their likelihood bounds had not.")
     if unknown:
         lines.append("Cells without a validation-ELBO curve (recorded before the bench kept one, or a model "
                      "without an ELBO) cannot show whether they had converged.")

@@ -88,6 +88,12 @@ def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chun
     return np.concatenate(parts)
 
 
+def _reconstruction_sse(model, images: np.ndarray, labels: np.ndarray | None) -> float:
+    """Mean over ``images`` of the summed squared error of their decoded codes: how well the model reconstructs."""
+    decoded = _decode_in_chunks(model, _encode_in_chunks(model, images, labels), labels).reshape(images.shape)
+    return float(np.mean(np.sum((decoded - images.astype(np.float32)) ** 2, axis=tuple(range(1, images.ndim)))))
+
+
 def probe_epoch(epochs: int) -> int | None:
     """The epoch whose model the bench scores beside the final one: the start of the last quarter of training,
     the span over which the pages also report the validation ELBO's rise (None under 4 epochs)."""
@@ -162,17 +168,22 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     state = zio.read_json(run.state) if run.state.exists() else {}
     epochs = int(state.get("epoch") or spec.train.epochs)
 
-    # Whether the samples still changed over the last quarter of training: the model of the probe epoch, finalised
-    # as the final one was, decodes the same codes and is scored the same way (the prior's, where the cell has it).
+    # Whether reconstructions and samples still changed over the last quarter of training: the model of the probe
+    # epoch, finalised as the final one was, reconstructs the same test images and decodes the same codes, scored
+    # the same way (the prior's samples, where the cell has them).
+    reconstruction_sse = _reconstruction_sse(model, scored, scored_labels if conditional else None)
     probed: dict[str, Any] | None = None
     checkpoint = run.epoch_checkpoint(probe) if probe else None
-    if scorer is not None and job["sampling"] and checkpoint is not None and checkpoint.exists() and probe < epochs:
+    if checkpoint is not None and checkpoint.exists() and probe < epochs:
         earlier = load_model(checkpoint, spec.class_path)
         earlier.finalize(eval_dataset(data.train, batch_size=1000, binarization=binarization, seed=0))
-        source = "prior" if "prior" in job["sampling"] else job["sampling"][0]
-        z = latent_codes(earlier, source, count, job["seed"], code_box, labels)
-        images = np.clip(_decode_in_chunks(earlier, z, labels), 0.0, 1.0)
-        probed = {"epoch": probe, "source": source, **scorer.score_samples(images, labels)}
+        probed = {"epoch": probe, "reconstruction_sse": _reconstruction_sse(
+            earlier, scored, scored_labels if conditional else None)}
+        if scorer is not None and job["sampling"]:
+            source = "prior" if "prior" in job["sampling"] else job["sampling"][0]
+            z = latent_codes(earlier, source, count, job["seed"], code_box, labels)
+            images = np.clip(_decode_in_chunks(earlier, z, labels), 0.0, 1.0)
+            probed.update(source=source, **scorer.score_samples(images, labels))
         checkpoint.unlink()  # the run folder keeps only what `zoo train` would
 
     for png in sorted(run.figures.glob("*.png")):
@@ -198,6 +209,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
             "binarization", "epochs_trained", "best_epoch", "classification_error")},
         **disentanglement_record(metrics),
         "latent": latent_stats,
+        "reconstruction_sse": reconstruction_sse,
         "samples": samples,
         "probe": probed,
         "classifier": job.get("classifier_record"),
