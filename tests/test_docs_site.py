@@ -510,3 +510,14 @@ def test_order_check_counts_the_pairs_that_swap_over_the_last_quarter():
     (line, _) = docs_pages._order_line(groups, payload)
     assert "MNIST: 1 of 6 pairs of models swapped places, none more than 0.50 nats apart" in line  # x: below all
     assert "Cartoon Set" not in line  # one cell: no order to check
+
+
+def test_all_models_warns_of_rows_from_an_earlier_budget():
+    """Rows whose cells ran under an earlier config of the budget (the report marks them stale) are named above
+    the tables, since their numbers are not comparable with the rerun rows'."""
+    payload = {"cells": [{"id": f"c{i}", "variant": variant, "stale": stale} for i, (variant, stale) in enumerate(
+        [("vae", False), ("iwae", True), ("vamp", True), ("iwae", True)])]}
+    text = "\n".join(docs_pages._all_models([], payload))
+    assert "Cells from an earlier budget" in text and "2 rows come from cells" in text
+    assert "`iwae`, `vamp`." in text and "`vae`" not in text
+    assert "earlier budget" not in "\n".join(docs_pages._all_models([], {"cells": [{"id": "c", "variant": "vae"}]}))

@@ -1013,6 +1013,12 @@ def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
              "nats per test image; FD p(z) is the Fréchet distance of prior samples to test images (lower is "
              "better). Means are rounded to what their spread over seeds supports (one significant digit of "
              "the spread, two when they start with 1 or 2).", ""]
+    stale = sorted({c["variant"] for c in payload.get("cells", []) if c.get("stale")})
+    if stale:
+        lines += ["!!! warning \"Cells from an earlier budget\"", "",
+                  f"    {len(stale)} rows come from cells trained under an earlier configuration of this budget "
+                  "(fewer epochs); they are kept until `zoo bench` reruns them, so their numbers do not compare "
+                  "with the other rows': " + ", ".join(f"`{name}`" for name in stale) + ".", ""]
     for dataset in dict.fromkeys(g["dataset"] for g in groups):
         members = [g for g in groups if g["dataset"] == dataset]
         columns = [c for c in QUALITY_COLUMNS
