@@ -97,10 +97,9 @@ def test_results_json_schema_and_markdown(micro):
         probe = cell["probe"]
         assert probe["epoch"] == 3 and probe["source"] == "prior" and probe["count"] == cell["samples"]["prior"]["count"]
         assert 0.0 <= probe["fid"] < 1e4 and probe["fid"] != cell["samples"]["prior"]["fid"]
-        # Reconstruction error of the test images (summed squared error per image): the worker's own, on the
-        # final model, is the evaluator's reconstruction_mse of the same images; the probe's is another model's.
-        assert cell["reconstruction_sse"] == pytest.approx(metrics["reconstruction_mse"], rel=1e-4)
-        assert 0.0 < probe["reconstruction_sse"] < 784 and probe["reconstruction_sse"] != cell["reconstruction_sse"]
+        # Reconstruction error of the test images (summed squared error per image), by the evaluator's function:
+        # the probe's is another model's than the final reconstruction_mse.
+        assert 0.0 < probe["reconstruction_sse"] < 784 and probe["reconstruction_sse"] != metrics["reconstruction_mse"]
         figures = root / "res" / cell["result_dir"] / "figures"
         assert {"samples.png", "reconstructions.png", "sample_grid_prior.png"} <= {p.name for p in figures.iterdir()}
     assert not list((root / "work").rglob("epoch-0003.keras"))  # the probe's checkpoint is gone again

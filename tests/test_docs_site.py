@@ -452,12 +452,14 @@ def test_training_line_tells_a_converged_cell_from_one_still_improving():
         final = {"source": "prior", "fid": fid[1], **({"accuracy": accuracy[1]} if accuracy else {})}
         early = {"epoch": 6, "reconstruction_sse": sse[0], "source": "prior", "fid": fid[0],
                  **({"accuracy": accuracy[0]} if accuracy else {})}
-        return {**cell(name, history), "reconstruction_sse": sse[1], "samples": {"prior": final}, "probe": early}
+        return {**cell(name, history), "metrics": {"reconstruction_mse": sse[1]}, "samples": {"prior": final},
+                "probe": early}
 
     payload = {"cells": [probed("a", rising, (30.0, 29.9), (50.0, 40.0)),
                          probed("d", rising, (30.3, 30.0), (40.4, 40.0), (0.95, 0.955)),
                          probed("e", flat, (30.0, 30.0), (40.4, 40.0), (0.93, 0.96)),
-                         {**cell("f", rising), "reconstruction_sse": 20.0, "probe": {"epoch": 6, "reconstruction_sse": 22.0}}]}
+                         {**cell("f", rising), "metrics": {"reconstruction_mse": 20.0},
+                          "probe": {"epoch": 6, "reconstruction_sse": 22.0}}]}
     assert docs_pages.late_change(payload["cells"][0]) == {
         "epoch": 6, "reconstruction_sse": (30.0, 29.9), "fid": (50.0, 40.0), "improving": True}
     assert docs_pages.late_change(payload["cells"][3]) == {"epoch": 6, "reconstruction_sse": (22.0, 20.0),

@@ -792,7 +792,8 @@ def late_change(cell: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     final = (cell.get("samples") or {}).get(probe.get("source")) or {}
     change: dict[str, Any] = {"epoch": probe["epoch"]}
-    for key, start, end in (("reconstruction_sse", probe.get("reconstruction_sse"), cell.get("reconstruction_sse")),
+    final_error = (cell.get("metrics") or {}).get("reconstruction_mse")  # the same sum of squares per image
+    for key, start, end in (("reconstruction_sse", probe.get("reconstruction_sse"), final_error),
                             ("fid", probe.get("fid"), final.get("fid")),
                             ("accuracy", probe.get("accuracy"), final.get("accuracy"))):
         if start is not None and end is not None:

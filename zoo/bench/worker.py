@@ -88,12 +88,6 @@ def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chun
     return np.concatenate(parts)
 
 
-def _reconstruction_sse(model, images: np.ndarray, labels: np.ndarray | None) -> float:
-    """Mean over ``images`` of the summed squared error of their decoded codes: how well the model reconstructs."""
-    decoded = _decode_in_chunks(model, _encode_in_chunks(model, images, labels), labels).reshape(images.shape)
-    return float(np.mean(np.sum((decoded - images.astype(np.float32)) ** 2, axis=tuple(range(1, images.ndim)))))
-
-
 def probe_epoch(epochs: int) -> int | None:
     """The epoch whose model the bench scores beside the final one: the start of the last quarter of training,
     the span over which the pages also report the validation ELBO's rise (None under 4 epochs)."""
@@ -107,6 +101,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo.data import eval_dataset, images_per_epoch, load_dataset, resolve_binarization
     from zoo.evaluation.coverage import empty_fraction
     from zoo.evaluation.latent_sources import latent_codes
+    from zoo.evaluation.metrics import reconstruction_errors
     from zoo.evaluation.runner import test_arrays
     from zoo.evaluation.sample_classifier import Scorer, to_unit
     from zoo.likelihoods import is_binary
@@ -170,15 +165,15 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
 
     # Whether reconstructions and samples still changed over the last quarter of training: the model of the probe
     # epoch, finalised as the final one was, reconstructs the same test images and decodes the same codes, scored
-    # the same way (the prior's samples, where the cell has them).
-    reconstruction_sse = _reconstruction_sse(model, scored, scored_labels if conditional else None)
+    # the same way (the prior's samples, where the cell has them); the final model's error is the evaluator's
+    # reconstruction_mse of the same images.
     probed: dict[str, Any] | None = None
     checkpoint = run.epoch_checkpoint(probe) if probe else None
     if checkpoint is not None and checkpoint.exists() and probe < epochs:
         earlier = load_model(checkpoint, spec.class_path)
         earlier.finalize(eval_dataset(data.train, batch_size=1000, binarization=binarization, seed=0))
-        probed = {"epoch": probe, "reconstruction_sse": _reconstruction_sse(
-            earlier, scored, scored_labels if conditional else None)}
+        errors = reconstruction_errors(earlier, scored, scored_labels if conditional else None)
+        probed = {"epoch": probe, "reconstruction_sse": float(errors["mse"].mean())}
         if scorer is not None and job["sampling"]:
             source = "prior" if "prior" in job["sampling"] else job["sampling"][0]
             z = latent_codes(earlier, source, count, job["seed"], code_box, labels)
@@ -209,7 +204,6 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
             "binarization", "epochs_trained", "best_epoch", "classification_error")},
         **disentanglement_record(metrics),
         "latent": latent_stats,
-        "reconstruction_sse": reconstruction_sse,
         "samples": samples,
         "probe": probed,
         "classifier": job.get("classifier_record"),
