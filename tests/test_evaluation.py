@@ -279,6 +279,25 @@ def test_figures_for_a_two_dimensional_vae(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(sizes), "no temporary files left behind"
 
 
+def test_images_larger_than_a_tile_are_drawn_at_their_own_pixels(tmp_path):
+    # A one-pixel checkerboard survives only a 1:1 drawing: squeezed into a 40 px tile, nearest-neighbour
+    # sampling drops rows and columns and neighbouring output pixels repeat a value.
+    side = 64
+    board = (np.add.outer(np.arange(side), np.arange(side)) % 2).astype(np.float32)
+    images = np.repeat(board[None, :, :, None], 4, axis=0).repeat(3, axis=-1)  # [4, 64, 64, 3] RGB
+    figure, _ = figures._grid_figure(images, 2, 2, "checkerboard")
+    path = figures._save(figure, tmp_path / "grid.png")
+    tile = side + 1  # the image and the mosaic's one-pixel padding
+    assert _read_png(path) == (110 + 2 * tile, 120 + 2 * tile)
+    pixels = mpimg.imread(path)[..., 0]
+    top, left = 50, 100  # MARGIN_TOP and MARGIN_LEFT in pixels
+    row = pixels[top + side // 2, left + 4: left + side - 4]  # inside the first tile, clear of the axes frame
+    column = pixels[top + 4: top + side - 4, left + side // 2]
+    assert np.all(np.abs(np.diff(row)) > 0.99) and np.all(np.abs(np.diff(column)) > 0.99)
+    # Small images keep the 40 px tile (a 28 px digit is drawn larger, not smaller).
+    assert figures.tile_inches((28, 28, 1)) == (figures.TILE, figures.TILE)
+
+
 def test_figures_for_a_conditional_vae_and_what_is_skipped(tmp_path):
     keras.utils.set_random_seed(7)
     model = ConditionalVAE(VAEConfig(latent_dim=8, hidden_units=(32,)))
