@@ -11,10 +11,12 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
+from zoo.bench import plots as bench_plots
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate, iwae_bound, write_all_figures
-from zoo.evaluation import figures, metrics
+from zoo.evaluation import figures, image_mosaic, metrics
 from zoo.models import VAE, Autoencoder, ConditionalVAE, VAEConfig
 from zoo.training.training_model import TrainingModel
 
@@ -243,7 +245,7 @@ def test_vae_active_units_follow_posterior_mean_variance_not_kl():
 
 # ------------------------------------------------------------------ figures
 
-# Pixel sizes follow from figures.DPI = 100, TILE = 0.4 in and margins 1.0/0.2 (left/right), 0.6/0.5
+# Pixel sizes follow from DPI = 100, TILE = 0.4 in (zoo.evaluation.image_mosaic) and margins 1.0/0.2 (left/right), 0.6/0.5
 # (bottom/top): a grid of r × c tiles is (110 + 40 r) × (120 + 40 c) pixels (height × width).
 def _grid_pixels(rows, cols):
     return (110 + 40 * rows, 120 + 40 * cols)
@@ -279,23 +281,32 @@ def test_figures_for_a_two_dimensional_vae(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(sizes), "no temporary files left behind"
 
 
-def test_images_larger_than_a_tile_are_drawn_at_their_own_pixels(tmp_path):
-    # A one-pixel checkerboard survives only a 1:1 drawing: squeezed into a 40 px tile, nearest-neighbour
-    # sampling drops rows and columns and neighbouring output pixels repeat a value.
-    side = 64
+def _checkerboard_grid(side=64, count=4):
     board = (np.add.outer(np.arange(side), np.arange(side)) % 2).astype(np.float32)
-    images = np.repeat(board[None, :, :, None], 4, axis=0).repeat(3, axis=-1)  # [4, 64, 64, 3] RGB
-    figure, _ = figures._grid_figure(images, 2, 2, "checkerboard")
+    return np.repeat(board[None, :, :, None], count, axis=0).repeat(3, axis=-1)  # [count, side, side, 3] RGB
+
+
+def _drawn_one_to_one(pixels, top, left, side):
+    """Whether the first tile of a one-pixel checkerboard grid alternates in every pixel: squeezed into a
+    smaller tile, nearest-neighbour sampling drops rows and columns and neighbouring pixels repeat a value."""
+    row = pixels[top + side // 2, left + 4: left + side - 4, 0]  # inside the tile, clear of the axes frame
+    column = pixels[top + 4: top + side - 4, left + side // 2, 0]
+    return bool(np.all(np.abs(np.diff(row)) > 0.99) and np.all(np.abs(np.diff(column)) > 0.99))
+
+
+def test_images_larger_than_a_tile_are_drawn_at_their_own_pixels(tmp_path):
+    side, tile = 64, 65  # a tile holds the image and the mosaic's one-pixel padding
+    figure, _ = figures._grid_figure(_checkerboard_grid(side), 2, 2, "checkerboard")
     path = figures._save(figure, tmp_path / "grid.png")
-    tile = side + 1  # the image and the mosaic's one-pixel padding
     assert _read_png(path) == (110 + 2 * tile, 120 + 2 * tile)
-    pixels = mpimg.imread(path)[..., 0]
-    top, left = 50, 100  # MARGIN_TOP and MARGIN_LEFT in pixels
-    row = pixels[top + side // 2, left + 4: left + side - 4]  # inside the first tile, clear of the axes frame
-    column = pixels[top + 4: top + side - 4, left + side // 2]
-    assert np.all(np.abs(np.diff(row)) > 0.99) and np.all(np.abs(np.diff(column)) > 0.99)
+    assert _drawn_one_to_one(mpimg.imread(path), top=50, left=100, side=side)  # MARGIN_TOP, MARGIN_LEFT in px
+    # The bench's sample grids (0.2 in margins, 0.4 in above for the title) draw through the same tile size.
+    path = bench_plots.image_grid(_checkerboard_grid(side), tmp_path / "bench_grid.png", "checkerboard", cols=2)
+    assert _read_png(path) == (60 + 2 * tile, 40 + 2 * tile)
+    assert _drawn_one_to_one(np.asarray(Image.open(path).convert("RGB"), np.float32) / 255, top=40, left=20,
+                             side=side)
     # Small images keep the 40 px tile (a 28 px digit is drawn larger, not smaller).
-    assert figures.tile_inches((28, 28, 1)) == (figures.TILE, figures.TILE)
+    assert image_mosaic.tile_inches((28, 28, 1)) == (image_mosaic.TILE, image_mosaic.TILE)
 
 
 def test_figures_for_a_conditional_vae_and_what_is_skipped(tmp_path):

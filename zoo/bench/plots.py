@@ -17,10 +17,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from zoo.evaluation.image_mosaic import DPI, mosaic, tile_inches  # noqa: E402
 from zoo.evaluation.latent_sources import LATENT_SOURCES  # noqa: E402
 from zoo.io import atomic_path  # noqa: E402
-
-DPI = 100
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
@@ -59,16 +58,11 @@ def image_grid(images: np.ndarray, path: str | Path, title: str, cols: int = 10)
     count = len(images)
     cols = min(cols, count)
     rows = math.ceil(count / cols)
-    height, width = images.shape[1:3]
-    canvas = np.ones((rows * (height + 1) - 1, cols * (width + 1) - 1) + images.shape[3:], dtype=np.float32)
-    for index, image in enumerate(images):
-        r, c = divmod(index, cols)
-        canvas[r * (height + 1): r * (height + 1) + height, c * (width + 1): c * (width + 1) + width] = image
-    tile = 0.4 if height <= 32 else 0.6
-    figure = Figure(figsize=(cols * tile + 0.4, rows * tile + 0.6), dpi=DPI)
-    axes = figure.add_axes((0.2 / (cols * tile + 0.4), 0.2 / (rows * tile + 0.6),
-                            cols * tile / (cols * tile + 0.4), rows * tile / (rows * tile + 0.6)))
-    axes.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    tile_height, tile_width = tile_inches(images.shape[1:])
+    width, height = cols * tile_width + 0.4, rows * tile_height + 0.6
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    axes = figure.add_axes((0.2 / width, 0.2 / height, cols * tile_width / width, rows * tile_height / height))
+    axes.imshow(mosaic(images, rows, cols), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
     axes.set_xticks([])
     axes.set_yticks([])
     axes.set_title(title, fontsize=8)

@@ -6,9 +6,9 @@ nothing leaks between figures) with the Agg backend, at ``DPI`` dots per inch
 and a size fixed by their content — never ``bbox_inches="tight"`` — so a figure's
 pixel size is predictable: an image grid of r × c tiles is
 ``(MARGIN_BOTTOM + r·t + MARGIN_TOP) × (MARGIN_LEFT + c·t + MARGIN_RIGHT)`` inches times ``DPI``, where a
-tile ``t`` is ``TILE``, or the images' own pixels and one of padding when they are larger (``tile_inches``);
-the figure is widened to its title's width when the grid is narrower (one or two tiles), and taller by the
-lines of a note (``add_note``) when there is one.
+tile ``t`` is 0.4 in (``image_mosaic.TILE``), or the images' own pixels and one of padding when they are
+larger (``image_mosaic.tile_inches``); the figure is widened to its title's width when the grid is narrower
+(one or two tiles), and taller by the lines of a note (``add_note``) when there is one.
 
 ``write_all_figures`` picks the figures that make sense for a model from its
 capabilities (latent size, conditioning hook, KL decomposition), never its name.
@@ -29,12 +29,11 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from zoo.evaluation.eval_config import EvalConfig  # noqa: E402
+from zoo.evaluation.image_mosaic import DPI, mosaic, tile_inches  # noqa: E402
 from zoo.evaluation.metrics import code_variance, is_conditional, kl_per_dimension  # noqa: E402
 from zoo.io import atomic_path  # noqa: E402
 from zoo.models.vae import VAE  # noqa: E402
 
-DPI = 100
-TILE = 0.4  # inches per image tile in grids at least: 40 px, so a 28 px digit is upscaled, not shrunk
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_TOP = 1.0, 0.2, 0.6, 0.5
 # Scatter plots use at most this many points; more only hides the structure.
 MAX_SCATTER_POINTS = 5000
@@ -64,17 +63,6 @@ def _to_display(images: np.ndarray) -> np.ndarray:
     return images[..., 0]
 
 
-def _mosaic(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:
-    """Tiles [N, H, W(, 3)] images row by row into one array with ``pad`` white pixels between tiles."""
-    height, width = images.shape[1:3]
-    shape = (rows * (height + pad) - pad, cols * (width + pad) - pad) + images.shape[3:]
-    canvas = np.ones(shape, dtype=np.float32)
-    for index, image in enumerate(images[: rows * cols]):
-        r, c = divmod(index, cols)
-        canvas[r * (height + pad): r * (height + pad) + height, c * (width + pad): c * (width + pad) + width] = image
-    return canvas
-
-
 def text_width(text: str, size: float = TITLE_SIZE) -> float:
     """Width in inches of ``text`` set in matplotlib's default font at ``size`` points."""
     from matplotlib.backends.backend_agg import RendererAgg
@@ -83,14 +71,6 @@ def text_width(text: str, size: float = TITLE_SIZE) -> float:
     width, _, _ = RendererAgg(1, 1, DPI).get_text_width_height_descent(text, FontProperties(size=size),
                                                                          ismath=False)
     return width / DPI
-
-
-def tile_inches(image_shape) -> tuple[float, float]:
-    """(height, width) in inches of one grid tile for images of ``image_shape`` [H, W(, C)]: ``TILE``, or the
-    image's own pixels plus the mosaic's one-pixel padding when that is larger: shrinking a 64 px Cartoon Set
-    image into a 40 px tile drops about every third row and column (nearest-neighbour sampling)."""
-    height, width = image_shape[:2]
-    return max(TILE, (height + 1) / DPI), max(TILE, (width + 1) / DPI)
 
 
 def _grid_figure(images: np.ndarray, rows: int, cols: int, title: str):
@@ -111,8 +91,7 @@ def _grid_figure(images: np.ndarray, rows: int, cols: int, title: str):
         width = needed
     figure = Figure(figsize=(width, height), dpi=DPI)
     axes = figure.add_axes((left / width, MARGIN_BOTTOM / height, grid_width / width, grid_height / height))
-    mosaic = _mosaic(_to_display(images), rows, cols)
-    axes.imshow(mosaic, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest",
+    axes.imshow(mosaic(_to_display(images), rows, cols), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest",
                 extent=(-0.5, cols - 0.5, rows - 0.5, -0.5), aspect="auto")
     axes.set_xticks([])
     axes.set_yticks([])
