@@ -170,6 +170,22 @@ def test_rerun_skips_finished_cells_and_force_reruns_them(micro, shared_data_dir
     assert after["metrics"]["elbo"] == pytest.approx(before["metrics"]["elbo"], abs=1e-3)
 
 
+def test_the_cartoon_cell_decodes_codes_from_a_gaussian_fitted_to_its_training_codes(tmp_path, shared_data_dir):
+    # The smoke budget's cartoon cell (200 training images, one epoch): the worker fits the "fitted" source to the
+    # training codes and draws its grid with the others, 64 px faces at their own pixels.
+    result = zoo("bench", "--budget", "smoke", "--models", "conv_vae_cartoon", "--datasets", "cartoon", "--seeds",
+                 "1", "--out", "res", "--work-dir", "work", cwd=tmp_path, data_dir=shared_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cell = json.loads((tmp_path / "res" / "cells" / "conv_vae_cartoon--cartoon--seed0" / "result.json").read_text())
+    assert {"normal", "box", "fitted"} <= set(cell["samples"])
+    grid = tmp_path / "res" / "cells" / "conv_vae_cartoon--cartoon--seed0" / "figures" / "sample_grid_fitted.png"
+    from PIL import Image
+
+    with Image.open(grid) as image:
+        assert image.size == (690, 710)  # 10 x 10 tiles of 65 px, 0.2 in margins and 0.4 in for the title
+        assert np.asarray(image.convert("L")).std() > 5  # faces, not a blank page
+
+
 def test_classifier_is_above_chance_on_real_mnist(shared_data_dir):
     from zoo.data import DataConfig, load_dataset
 

@@ -80,6 +80,18 @@ def test_sample_writes_a_grid_for_a_class(cvae_run, tmp_path):
     assert "--label 12 is out of range" in error_line(bad)
 
 
+def test_sample_from_a_gaussian_fitted_to_the_training_codes(cvae_run, tmp_path, shared_data_dir):
+    target = tmp_path / "fitted_threes.png"
+    result = zoo("sample", cvae_run, "--from", "fitted", "--n", "16", "--label", "3", "--out", target,
+                 data_dir=shared_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert matplotlib.image.imread(target).shape[0] == 110 + 4 * 40  # 4 rows of digits (the title sets the width)
+    default = zoo("sample", cvae_run, "--from", "fitted", "--n", "4", data_dir=shared_data_dir)
+    assert default.returncode == 0 and (cvae_run / "figures" / "samples_fitted_seed0.png").exists()
+    bad = zoo("sample", cvae_run, "--from", "fited")
+    assert "unknown --from 'fited' (did you mean 'fitted'?); choose prior or fitted" in error_line(bad)
+
+
 def test_rerun_with_a_different_config_is_refused_and_keeps_the_run(cvae_run, shared_data_dir):
     before = (cvae_run / "metrics.json").read_bytes()
     result = zoo("train", "cvae", *SMALL, "--latent-dim", "3", "--out", cvae_run, data_dir=shared_data_dir)

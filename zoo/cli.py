@@ -16,7 +16,7 @@ import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from zoo.errors import ZooError  # noqa: E402
+from zoo.errors import ZooError, suggest  # noqa: E402
 from zoo.tf_start import VERBOSE_ENV, start_tensorflow  # noqa: E402
 
 
@@ -44,6 +44,7 @@ class ZooApp(typer.Typer):
             sys.exit(2)
 
 
+SAMPLE_SOURCES = ("prior", "fitted")  # zoo sample --from
 _ARGV: list[str] = []  # this invocation's arguments, for the command a Ctrl-C tells the user to re-run
 
 app = ZooApp(help="Train, evaluate and compare autoencoders and VAEs.", no_args_is_help=True,
@@ -297,13 +298,21 @@ def sample(
     label: Optional[int] = typer.Option(None, help="Class to sample (conditional models)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     out: Optional[Path] = typer.Option(None, help="PNG path (default: in RUN/figures)."),
+    source: str = typer.Option("prior", "--from", metavar="SOURCE",
+                               help="Where codes come from: prior, p(z); or fitted, a full-covariance Gaussian "
+                                    "fitted to the codes of 10,000 training images (reads the dataset)."),
     data_dir: Optional[str] = DataDirOption,
 ) -> None:
     """Decode prior samples into a PNG grid (one class with --label for conditional models).
 
+    With --from fitted the codes come from where the encoder puts the training images: when prior samples look broken while reconstructions are good, the prior covers codes that no image uses.
+
     A run without model.keras (killed or diverged) is sampled from checkpoints/best.keras, with a note."""
+    if source not in SAMPLE_SOURCES:
+        raise ZooError(f"unknown --from {source!r}{suggest(source, SAMPLE_SOURCES)}; choose "
+                       + " or ".join(SAMPLE_SOURCES))
     start_tensorflow()  # before the imports below load TensorFlow
-    from zoo.evaluation.figures import class_samples, prior_samples
+    from zoo.evaluation.figures import class_samples, fitted_samples, prior_samples
     from zoo.evaluation.runner import load_run_model
     from zoo.run_dir import RunDir
     from zoo.run_spec import RunSpec
@@ -318,7 +327,18 @@ def sample(
     from zoo.evaluation.runner import check_sample_label
 
     check_sample_label(model, label, run_dir)
-    if label is None and model.is_conditional:
+    if source == "fitted":
+        from zoo.data import load_dataset, resolve_binarization
+        from zoo.evaluation.codes import fit_code_gaussian
+        from zoo.likelihoods import is_binary
+
+        data = load_dataset(spec.data.replace(**({"data_dir": data_dir} if data_dir else {})))
+        fitted = fit_code_gaussian(model, data, resolve_binarization(spec.data.binarization,
+                                                                     is_binary(model.config.likelihood)))
+        kind = "fitted" if label is None else f"fitted_label_{label}"
+        target = out or run.figures / f"samples_{kind}_seed{seed}.png"
+        fitted_samples(model, fitted, target, count=n, seed=seed, label=label)
+    elif label is None and model.is_conditional:
         target = out or run.figures / f"samples_by_class_seed{seed}.png"
         per_class = max(1, -(-n // model.config.num_classes))
         class_samples(model, target, per_class=per_class, seed=seed)

@@ -573,6 +573,7 @@ FIGURE_TITLES = {
     "sample_grid_prior.png": "z ~ p(z)",
     "sample_grid_normal.png": "z ~ N(0, I)",
     "sample_grid_box.png": "z ~ uniform box of the test codes",
+    "sample_grid_fitted.png": "z ~ Gaussian fitted to the training codes",
     "samples_by_class.png": "samples, one row per class",
     "reconstructions.png": "inputs and reconstructions",
     "traversals.png": "latent traversals",

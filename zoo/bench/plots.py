@@ -136,8 +136,10 @@ def kl_per_dim(groups: Sequence[dict[str, Any]], path: str | Path, title: str, t
 
 def fid_by_source(groups: Sequence[dict[str, Any]], path: str | Path, title: str,
                   sources: Sequence[str] = LATENT_SOURCES) -> Path:
-    """Grouped bars: the Fréchet distance of each group's samples per latent source (± std over seeds)."""
-    names = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box"}
+    """Grouped bars: the Fréchet distance of each group's samples per latent source (± std over seeds); a
+    source that no group has is left out."""
+    names = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box", "fitted": "fitted Gaussian"}
+    sources = [s for s in sources if any(_stat(group, f"fid_{s}")[0] is not None for group in groups)]
     figure = Figure(figsize=(7.5, 4.5), dpi=DPI)
     axes = figure.add_subplot()
     width = 0.8 / max(len(sources), 1)

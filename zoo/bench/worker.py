@@ -34,6 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SCHEMA_CELL = "zoo.bench.cell/1"
 SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
 GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
+SOURCE_TITLES = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box of the test codes",
+                 "fitted": "Gaussian fitted to the training codes"}
 
 
 PARENT_ENV = "ZOO_BENCH_PARENT_PID"
@@ -80,14 +82,6 @@ def _decode_in_chunks(model, codes: np.ndarray, labels: np.ndarray | None, chunk
     return np.concatenate(parts)
 
 
-def _encode_in_chunks(model, images: np.ndarray, labels: np.ndarray | None, chunk: int = 500) -> np.ndarray:
-    parts = []
-    for start in range(0, len(images), chunk):
-        y = None if labels is None else labels[start:start + chunk]
-        parts.append(np.asarray(model.encode(np.asarray(images[start:start + chunk], np.float32), y)))
-    return np.concatenate(parts)
-
-
 def probe_epoch(epochs: int) -> int | None:
     """The epoch whose model the bench scores beside the final one: the start of the last quarter of training,
     the span over which the pages also report the validation ELBO's rise (None under 4 epochs)."""
@@ -99,6 +93,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo import io as zio
     from zoo.bench import plots
     from zoo.data import eval_dataset, images_per_epoch, load_dataset, resolve_binarization
+    from zoo.evaluation.codes import fit_code_gaussian, posterior_means
     from zoo.evaluation.coverage import empty_fraction
     from zoo.evaluation.latent_sources import latent_codes
     from zoo.evaluation.metrics import reconstruction_errors
@@ -131,7 +126,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     scored = test_images[: spec.data.test_subset] if spec.data.test_subset else test_images
     scored_labels = test_labels[: len(scored)]
     conditional = bool(model.is_conditional)
-    codes = _encode_in_chunks(model, scored, scored_labels if conditional else None)
+    codes = posterior_means(model, scored, scored_labels if conditional else None)
     code_box = (codes.min(axis=0), codes.max(axis=0))
     latent_stats: dict[str, Any] = {
         "code_std": [float(v) for v in codes.std(axis=0)] if codes.shape[1] <= 2 else None,
@@ -149,15 +144,15 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     count = job["fid_samples"]
     num_classes = max(int(model.config.num_classes), 1)
     labels = (np.arange(count) % num_classes).astype(np.int32) if conditional else None
+    fitted = fit_code_gaussian(model, data, binarization) if "fitted" in job["sampling"] else None
     for source in job["sampling"]:
-        z = latent_codes(model, source, count, job["seed"], code_box, labels)
+        z = latent_codes(model, source, count, job["seed"], code_box, labels, fitted)
         images = np.clip(_decode_in_chunks(model, z, labels), 0.0, 1.0)
         record = scorer.score_samples(images, labels) if scorer is not None else {"count": int(count)}
         record["source"] = source
         samples[source] = record
-        title = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box of the test codes"}[source]
         plots.image_grid(images[:GRID_SAMPLES], figures / f"sample_grid_{source}.png",
-                         f"{job['label']}: decoded samples, z ~ {title}")
+                         f"{job['label']}: decoded samples, z ~ {SOURCE_TITLES[source]}")
 
     manifest = zio.read_json(run.manifest)
     state = zio.read_json(run.state) if run.state.exists() else {}
@@ -176,7 +171,8 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
         probed = {"epoch": probe, "reconstruction_sse": float(errors["mse"].mean())}
         if scorer is not None and job["sampling"]:
             source = "prior" if "prior" in job["sampling"] else job["sampling"][0]
-            z = latent_codes(earlier, source, count, job["seed"], code_box, labels)
+            fitted_earlier = fit_code_gaussian(earlier, data, binarization) if source == "fitted" else None
+            z = latent_codes(earlier, source, count, job["seed"], code_box, labels, fitted_earlier)
             images = np.clip(_decode_in_chunks(earlier, z, labels), 0.0, 1.0)
             probed.update(source=source, **scorer.score_samples(images, labels))
         checkpoint.unlink()  # the run folder keeps only what `zoo train` would

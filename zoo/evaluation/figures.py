@@ -28,6 +28,7 @@ matplotlib.use("Agg")  # headless: evaluation runs on servers and in CI
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from zoo.evaluation.codes import posterior_means  # noqa: E402
 from zoo.evaluation.eval_config import EvalConfig  # noqa: E402
 from zoo.evaluation.image_mosaic import DPI, mosaic, tile_inches  # noqa: E402
 from zoo.evaluation.metrics import code_variance, is_conditional, kl_per_dimension  # noqa: E402
@@ -138,15 +139,17 @@ def _prior_marginals(model: VAE, label: int | None = None) -> tuple[np.ndarray, 
     return mean.reshape(-1, latent)[0], std.reshape(-1, latent)[0]
 
 
-def _encode(model: VAE, images, labels, batch_size: int = 500) -> np.ndarray:
-    codes = []
-    for start in range(0, len(images), batch_size):
-        y = None if labels is None else labels[start:start + batch_size]
-        codes.append(np.asarray(model.encode(np.asarray(images[start:start + batch_size], np.float32), y)))
-    return np.concatenate(codes)
-
-
 # ----------------------------------------------------------------- figures
+
+
+def _sample_labels(model: VAE, count: int, label: int | None) -> np.ndarray | None:
+    """The labels a grid of ``count`` samples is decoded with: ``label`` throughout, the classes in turn
+    (0, 1, 2, ...) for a conditional model when ``label`` is None, else none."""
+    if label is not None:
+        return np.full(count, label, dtype=np.int32)
+    if is_conditional(model):
+        return np.arange(count, dtype=np.int32) % max(model.config.num_classes, 1)
+    return None
 
 
 def prior_samples(model: VAE, path: str | Path, count: int = 64, seed: int = 0, label: int | None = None,
@@ -157,16 +160,28 @@ def prior_samples(model: VAE, path: str | Path, count: int = 64, seed: int = 0, 
     turn (0, 1, 2, ...) when ``label`` is None.
     """
     rows, cols = _square_grid(count)
-    if label is not None:
-        labels = np.full(count, label, dtype=np.int32)
-    elif is_conditional(model):
-        labels = np.arange(count, dtype=np.int32) % max(model.config.num_classes, 1)
-    else:
-        labels = None
+    labels = _sample_labels(model, count, label)
     images = model.sample(count, labels=labels, seed=seed)
     which = "" if label is None else f", class {label}"
     figure, _ = _grid_figure(images, rows, cols, f"{type(model).__name__}: {count} samples from p(z){which}")
     add_note(figure, note)
+    return _save(figure, path)
+
+
+def fitted_samples(model: VAE, fitted: tuple[np.ndarray, np.ndarray], path: str | Path, count: int = 64,
+                   seed: int = 0, label: int | None = None) -> Path:
+    """A grid of mean images decoded from ``count`` codes of the Gaussian fitted to training codes (``fitted``,
+    from ``zoo.evaluation.codes.fit_code_gaussian``): where the images' codes are, whatever the prior. Conditional
+    models decode every code with ``label``, or with the classes in turn when ``label`` is None."""
+    from zoo.evaluation.latent_sources import latent_codes
+
+    rows, cols = _square_grid(count)
+    labels = _sample_labels(model, count, label)
+    codes = latent_codes(model, "fitted", count, seed, box=None, labels=labels, fitted=fitted)
+    images = np.asarray(model.decode(codes.astype(np.float32), labels))
+    which = "" if label is None else f", class {label}"
+    figure, _ = _grid_figure(images, rows, cols,
+                             f"{type(model).__name__}: {count} samples from a Gaussian fitted to the codes{which}")
     return _save(figure, path)
 
 
@@ -208,7 +223,7 @@ def latent_scatter(model: VAE, images: np.ndarray, labels: np.ndarray | None, pa
     principal components (the axis labels say which, with the variance they explain)."""
     count = min(len(images), MAX_SCATTER_POINTS)
     labels = _labels_array(labels, count)
-    codes = _encode(model, images[:count], labels)
+    codes = posterior_means(model, images[:count], labels)
     if codes.shape[1] == 2:
         points, names = codes, ("z[0]", "z[1]")
     else:
@@ -239,7 +254,7 @@ def latent_histograms(model: VAE, images: np.ndarray, labels: np.ndarray | None,
     """2-D latents: one histogram panel per class and latent dimension of E_q[z|x], with a shared x range;
     each panel's label gives the mean and standard deviation. Unlabelled data is one class, "all"."""
     labels = None if labels is None else np.asarray(labels, dtype=np.int32)
-    codes = _encode(model, images, labels)
+    codes = posterior_means(model, images, labels)
     classes = [None] if labels is None else list(np.unique(labels))
     low, high = float(codes.min()), float(codes.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)

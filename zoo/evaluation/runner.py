@@ -7,23 +7,17 @@ from typing import Any, Callable
 import numpy as np
 
 from zoo import io as zio
-from zoo.data import ImageData, binarize_array, load_dataset, resolve_binarization
+from zoo.data import ImageData, load_dataset, resolve_binarization
 from zoo.errors import ZooError
+from zoo.evaluation.codes import as_model_sees
 from zoo.likelihoods import is_binary
 from zoo.run_dir import RunDir
 from zoo.run_spec import RunSpec
 
-# The test set is binarised once with this seed, so every model is scored on the same images.
-TEST_BINARIZATION_SEED = 0
-
 
 def test_arrays(data: ImageData, binarization: str) -> tuple[np.ndarray, np.ndarray]:
     """The test images as the model sees them (binarised or scaled to [0, 1]) and their labels."""
-    if binarization == "none":
-        images = data.test.x.astype("float32") / 255.0
-    else:
-        images = binarize_array(data.test.x, seed=TEST_BINARIZATION_SEED)
-    return images, data.test.y
+    return as_model_sees(data.test.x, binarization), data.test.y
 
 
 def evaluate_run(run: RunDir, *, spec: RunSpec | None = None, data: ImageData | None = None, model=None,
