@@ -1019,7 +1019,7 @@ def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
     if stale:
         lines += ["!!! warning \"Cells from an earlier budget\"", "",
                   f"    {len(stale)} rows come from cells trained under an earlier configuration of this budget "
-                  "(fewer epochs); they are kept until `zoo bench` reruns them, so their numbers do not compare "
+                  "(fewer epochs, or fewer sample grids); they are kept until `zoo bench` reruns them, so their numbers do not compare "
                   "with the other rows': " + ", ".join(f"`{name}`" for name in stale) + ".", ""]
     for dataset in dict.fromkeys(g["dataset"] for g in groups):
         members = [g for g in groups if g["dataset"] == dataset]
