@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from zoo.evaluation.figures import DPI, _mosaic, _save
+from zoo.evaluation.figures import _save
+from zoo.evaluation.image_mosaic import DPI, mosaic
 from zoo.evaluation.disentanglement.utils import discrete_entropy, discrete_mutual_info, histogram_discretize
 
 TRAVERSAL_STEPS = 9
@@ -62,16 +63,16 @@ def factor_traversals(model, base_image: np.ndarray, normalized_mi: np.ndarray, 
         rows.append(np.clip(np.asarray(model.decode(codes)), 0.0, 1.0)[..., 0])
         labels.append(f"{name.replace('_', ' ')} ← z{dim} ({normalized_mi[dim, k]:.2f})")
     tiles = np.concatenate(rows)
-    mosaic = _mosaic(tiles, len(factor_names), steps)
+    grid = mosaic(tiles, len(factor_names), steps)
     tile_inches = 0.7
     width, height = 2.2 + steps * tile_inches, 0.7 + len(factor_names) * tile_inches
     figure = Figure(figsize=(width, height), dpi=DPI)
     axes = figure.add_axes([2.1 / width, 0.3 / height, steps * tile_inches / width,
                             len(factor_names) * tile_inches / height])
-    axes.imshow(mosaic, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    axes.set_xticks([(i + 0.5) * mosaic.shape[1] / steps for i in range(steps)], [f"{v:+.1f}" for v in values],
+    axes.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    axes.set_xticks([(i + 0.5) * grid.shape[1] / steps for i in range(steps)], [f"{v:+.1f}" for v in values],
                     fontsize=7)
-    axes.set_yticks([(i + 0.5) * mosaic.shape[0] / len(factor_names) for i in range(len(factor_names))], labels,
+    axes.set_yticks([(i + 0.5) * grid.shape[0] / len(factor_names) for i in range(len(factor_names))], labels,
                     fontsize=8)
     axes.set_title("latent traversals of the dimension most informative about each factor", fontsize=9)
     return _save(figure, path)
