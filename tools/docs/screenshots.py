@@ -52,6 +52,7 @@ PAGES = (
     ("cli", "/cli/"),
     ("comparisons", "/comparisons/"),
     ("comparisons-disentanglement", "/comparisons/disentanglement/"),
+    ("comparisons-cartoon", "/comparisons/cartoon/"),
     ("performance", "/performance/"),
 )
 MAX_BYTES = 1_500_000  # a full-page PNG bigger than this is taken again, cut at CAPPED_HEIGHT
