@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 # again before the build's events run.
 from reproducibility import RESULTS as REFERENCE_RESULTS  # noqa: E402  (beside this file)
 from reproducibility import card_lines, reproducibility_page  # noqa: E402
+from zoo.evaluation.latent_sources import SOURCE_TITLES  # noqa: E402  (NumPy only)
 DOCS = REPO / "docs"
 DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "standard"
 # Budgets whose experiments get their pages from their own results (the disentanglement study).
@@ -570,10 +571,7 @@ FIGURE_TITLES = {
     "latent_histograms.png": "per-class histograms of z",
     "manifold.png": "decoded grid, N(0, I) quantiles",
     "manifold_box.png": "decoded grid, uniform box [−3, 3]²",
-    "sample_grid_prior.png": "z ~ p(z)",
-    "sample_grid_normal.png": "z ~ N(0, I)",
-    "sample_grid_box.png": "z ~ uniform box of the test codes",
-    "sample_grid_fitted.png": "z ~ Gaussian fitted to the training codes",
+    **{f"sample_grid_{source}.png": f"z ~ {title}" for source, title in SOURCE_TITLES.items()},
     "samples_by_class.png": "samples, one row per class",
     "reconstructions.png": "inputs and reconstructions",
     "traversals.png": "latent traversals",
@@ -1019,8 +1017,8 @@ def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
     if stale:
         lines += ["!!! warning \"Cells from an earlier budget\"", "",
                   f"    {len(stale)} rows come from cells trained under an earlier configuration of this budget "
-                  "(fewer epochs, or fewer sample grids); they are kept until `zoo bench` reruns them, so their numbers do not compare "
-                  "with the other rows': " + ", ".join(f"`{name}`" for name in stale) + ".", ""]
+                  "(fewer epochs, or fewer sample grids); they are kept until `zoo bench` reruns them, so their "
+                  "numbers do not compare with the other rows': " + ", ".join(f"`{name}`" for name in stale) + ".", ""]
     for dataset in dict.fromkeys(g["dataset"] for g in groups):
         members = [g for g in groups if g["dataset"] == dataset]
         columns = [c for c in QUALITY_COLUMNS

@@ -34,8 +34,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SCHEMA_CELL = "zoo.bench.cell/1"
 SCHEMA_CLASSIFIER = "zoo.bench.classifier/1"
 GRID_SAMPLES = 100  # images in each sample_grid_*.png (10 x 10)
-SOURCE_TITLES = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box of the test codes",
-                 "fitted": "Gaussian fitted to the training codes"}
 
 
 PARENT_ENV = "ZOO_BENCH_PARENT_PID"
@@ -95,7 +93,7 @@ def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     from zoo.data import eval_dataset, images_per_epoch, load_dataset, resolve_binarization
     from zoo.evaluation.codes import fit_code_gaussian, posterior_means
     from zoo.evaluation.coverage import empty_fraction
-    from zoo.evaluation.latent_sources import latent_codes
+    from zoo.evaluation.latent_sources import SOURCE_TITLES, latent_codes
     from zoo.evaluation.metrics import reconstruction_errors
     from zoo.evaluation.runner import test_arrays
     from zoo.evaluation.sample_classifier import Scorer, to_unit

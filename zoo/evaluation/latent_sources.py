@@ -17,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 LATENT_SOURCES = ("prior", "normal", "box", "fitted")
+# What each source is, in figure titles and on the docs pages ("z ~ ...").
+SOURCE_TITLES = {"prior": "p(z)", "normal": "N(0, I)", "box": "uniform box of the test codes",
+                 "fitted": "Gaussian fitted to the training codes"}
 
 
 def fitted_gaussian(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
