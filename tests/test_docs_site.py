@@ -523,3 +523,41 @@ def test_all_models_warns_of_rows_from_an_earlier_budget():
     assert "Cells from an earlier budget" in text and "2 rows come from cells" in text
     assert "`iwae`, `vamp`." in text and "`vae`" not in text
     assert "earlier budget" not in "\n".join(docs_pages._all_models([], {"cells": [{"id": "c", "variant": "vae"}]}))
+
+
+def test_a_page_names_the_commands_of_its_own_cells():
+    """The provenance box of an experiment page names the commands that made the cells it shows, with their
+    count and time, not every command of the budget."""
+    from zoo.bench.report import provenance
+
+    machine = {"platform": "linux", "cpus": 2, "python": "3.11", "versions": {}, "git_commit": "abc"}
+
+    def cell(name, command, seconds):
+        return {"id": name, "status": "ok", "command": {"bench": command}, "created": "2026-12-06T10:00",
+                "wall_seconds": seconds, "cpu_seconds": 2 * seconds}
+
+    payload = {"machine": machine, "invocations": [{"ran": ["a", "b", "c"], "wall_seconds": 600.0}],
+               "cells": [cell("a", "zoo bench --models x", 60.0), cell("b", "zoo bench --models x", 120.0),
+                         cell("c", "zoo bench --models y", 1800.0)]}
+    everything = provenance(payload)
+    assert "`zoo bench --models x` on 2026-12-06 (2 cells); `zoo bench --models y` on 2026-12-06 (1 cell)" \
+        in everything
+    assert "the run that computed 3 of them took 10 min" in everything and "33 min of cell wall time" in everything
+    page = provenance(payload, {"c"})
+    assert "Produced by `zoo bench --models y` on 2026-12-06 (1 cell)," in page and "--models x" not in page
+    assert "30 min of cell wall time, 60 min of CPU time" in page and "the run that computed" not in page
+
+
+def test_pages_of_continuous_likelihood_models_explain_their_positive_elbo(generated):
+    """A positive ELBO surprises wherever it is shown, not only in the index's table; and the Cartoon Set page's
+    provenance names the command of its one cell, not the MNIST ones."""
+    docs, results = generated["clean"]
+    payload = json.loads((results / "results.json").read_text())
+    assert {g["dataset"] for g in payload["groups"] if g.get("likelihood") not in ("bernoulli", None)} \
+        >= {"cartoon", "fashion_mnist"}  # else this test checks nothing
+    for page in ("cartoon", "fashion-mnist"):
+        text = (docs / "comparisons" / f"{page}.md").read_text()
+        assert "a density can exceed 1: log p(x|z) is positive" in text, page
+    assert "a density can exceed 1" not in (docs / "comparisons" / "cvae.md").read_text()
+    box = (docs / "comparisons" / "cartoon.md").read_text().split("Budget `standard`")[0]
+    assert "--models conv_vae_cartoon" in box and "--models cvae" not in box and "(1 cell)" in box

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 REPO = Path(__file__).resolve().parent.parent.parent
 # Imported here, at load time: the MkDocs hook loads this module with tools/docs/ on sys.path and takes it off
@@ -611,12 +611,13 @@ class Assets:
                 path.rmdir()
 
 
-def _header(payload: Mapping[str, Any], title: str) -> list[str]:
+def _header(payload: Mapping[str, Any], title: str, cell_ids: Collection[str] | None = None) -> list[str]:
+    """Title and provenance box of a results page; ``cell_ids``: the cells the page shows (default all)."""
     from zoo.bench.report import budget_sentence, provenance
 
     return [GENERATED_NOTE.format(source="benchmarks/results/" + payload["budget"]["name"] + "/results.json"), "",
             f"# {title}", "", '!!! info "How these numbers were made"', "",
-            "    " + provenance(payload), "",
+            "    " + provenance(payload, cell_ids), "",
             "    " + budget_sentence(payload) + " Regenerate the page with `make docs-pages` after rerunning "
             "the command.", ""]
 
@@ -876,7 +877,8 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
     for record in payload["experiments"]:
         experiment = next(e for e in EXPERIMENTS if e.id == record["id"])
         members = experiment_groups(experiment, groups)
-        lines = _header(payload, experiment.title) + [experiment.summary, "",
+        shown = {cell_id for group in members for cell_id in group["cells"]}
+        lines = _header(payload, experiment.title, shown) + [experiment.summary, "",
                                                       f"*Reference:* {experiment.reference}.", ""]
         lines += _training(members, payload)
         lines += _commentary(experiment.id, members)
@@ -885,6 +887,7 @@ def _experiment_pages(payload: Mapping[str, Any], assets: Assets) -> dict[str, s
         if single and members:
             lines += [f"On {DATASET_TITLES.get(members[0]['dataset'], members[0]['dataset'])}; means rounded to the "
                       "digits their spread over seeds supports.", ""]
+            lines += _continuous_likelihood(members)
         lines += [group_table(members, experiment.columns, payload, name_column="variant",
                               dataset_column=not single, by_spread=True, max_columns=6), ""]
         plots = [f for f in figures if f.get("experiment") == experiment.id]
@@ -1002,6 +1005,17 @@ def comparison_pages(results: Path, out_dir: Path) -> dict[str, str]:
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cartoon": "Cartoon Set", "sprites": "dSprites"}
 
 
+def _continuous_likelihood(groups: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A sentence above a table whose models have a continuous likelihood, whose positive ELBO would surprise."""
+    continuous = sorted({g.get("likelihood") for g in groups} - {"bernoulli", None})
+    if not continuous:
+        return []
+    return [f"These models put a density on pixel intensities ({', '.join(continuous).replace('_', ' ')} "
+            "likelihood), and a density can exceed 1: log p(x|z) is positive, so the distortion is "
+            "negative and the ELBO positive. Their numbers compare with each other only, not with "
+            "the binarised MNIST tables.", ""]
+
+
 def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> list[str]:
     """The "All models" section: one table of scores per data set (their numbers do not compare across data
     sets), with a sentence where a continuous likelihood makes the signs surprising."""
@@ -1024,12 +1038,7 @@ def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
         columns = [c for c in QUALITY_COLUMNS
                    if any((g["metrics"].get(c) or {}).get("mean") is not None for g in members)]
         lines += [f"### {DATASET_TITLES.get(dataset, dataset)}", ""]
-        continuous = sorted({g.get("likelihood") for g in members} - {"bernoulli", None})
-        if continuous:
-            lines += [f"These models put a density on pixel intensities ({', '.join(continuous).replace('_', ' ')} "
-                      "likelihood), and a density can exceed 1: log p(x|z) is positive, so the distortion is "
-                      "negative and the ELBO positive. Their numbers compare with each other only, not with "
-                      "the binarised MNIST tables.", ""]
+        lines += _continuous_likelihood(members)
         lines += [group_table(members, columns, payload, dataset_column=False, by_spread=True), ""]
     return lines + _order_line(groups, payload)
 

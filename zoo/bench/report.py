@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from zoo.bench import plots
 from zoo.bench.budgets import EXPERIMENTS, experiment_groups, safe_name
@@ -167,12 +167,14 @@ def budget_sentence(payload: Mapping[str, Any]) -> str:
     return text
 
 
-def provenance(payload: Mapping[str, Any]) -> str:
-    """Which command(s) computed the cells, when, on what machine and software."""
+def provenance(payload: Mapping[str, Any], cell_ids: Collection[str] | None = None) -> str:
+    """Which command(s) computed the cells, when, on what machine and software; with ``cell_ids``, only those
+    cells (a page that shows a few of them names their commands, not every command of the budget)."""
     machine = payload["machine"]
     versions = machine.get("versions") or {}
+    cells = [c for c in payload["cells"] if cell_ids is None or c["id"] in cell_ids]
     runs: dict[str, list[str]] = {}
-    for cell in payload["cells"]:
+    for cell in cells:
         if cell.get("status") == "ok":
             runs.setdefault((cell.get("command") or {}).get("bench") or payload["command"], []).append(
                 str(cell.get("created") or "")[:10])
@@ -181,17 +183,17 @@ def provenance(payload: Mapping[str, Any]) -> str:
         for command, dates in runs.items():
             days = sorted(d for d in dates if d)
             when = days[0] if days and days[0] == days[-1] else (f"{days[0]} to {days[-1]}" if days else "?")
-            described.append(f"`{command}` on {when} ({len(dates)} cells)")
+            described.append(f"`{command}` on {when} ({len(dates)} cell{'s' if len(dates) != 1 else ''})")
         made = "Produced by " + "; ".join(described)
     else:
         made = f"Produced by `{payload['command']}` on {payload['finished'][:10]}"
     longest = max((i for i in payload.get("invocations") or [] if i.get("ran")),
                   key=lambda i: len(i["ran"]), default=None)
-    if longest:
+    if longest and cell_ids is None:  # that run's wall time also covers cells outside a subset
         made += (f"; the run that computed {len(longest['ran'])} of them took {longest['wall_seconds'] / 60:.0f} min "
                  "of wall time")
-    cpu = sum(c.get("cpu_seconds") or 0.0 for c in payload["cells"]) / 60
-    wall = sum(c.get("process_seconds") or c.get("wall_seconds") or 0.0 for c in payload["cells"]) / 60
+    cpu = sum(c.get("cpu_seconds") or 0.0 for c in cells) / 60
+    wall = sum(c.get("process_seconds") or c.get("wall_seconds") or 0.0 for c in cells) / 60
     return (f"{made}, on {machine['platform']} with {machine['cpus']} CPUs (shared with other jobs): "
             f"{wall:.0f} min of cell wall time, {cpu:.0f} min of CPU time; git `{machine.get('git_commit') or '?'}`, "
             f"Python {machine['python']}, TensorFlow {versions.get('tensorflow')}, "
