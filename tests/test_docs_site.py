@@ -534,7 +534,7 @@ def test_a_page_names_the_commands_of_its_own_cells():
 
     def cell(name, command, seconds):
         return {"id": name, "status": "ok", "command": {"bench": command}, "created": "2026-12-06T10:00",
-                "wall_seconds": seconds, "cpu_seconds": 2 * seconds}
+                "wall_seconds": seconds, "cpu_seconds": 2 * seconds, "git_commit": ("a" if name == "c" else "b") * 40}
 
     payload = {"machine": machine, "invocations": [{"ran": ["a", "b", "c"], "wall_seconds": 600.0}],
                "cells": [cell("a", "zoo bench --models x", 60.0), cell("b", "zoo bench --models x", 120.0),
@@ -546,6 +546,8 @@ def test_a_page_names_the_commands_of_its_own_cells():
     page = provenance(payload, {"c"})
     assert "Produced by `zoo bench --models y` on 2026-12-06 (1 cell)," in page and "--models x" not in page
     assert "30 min of cell wall time, 60 min of CPU time" in page and "the run that computed" not in page
+    assert "cells trained at git `aaaaaaa`, gathered at `abc`" in page
+    assert "cells trained at git `aaaaaaa`, `bbbbbbb`, gathered at `abc`" in everything
 
 
 def test_pages_of_continuous_likelihood_models_explain_their_positive_elbo(generated):

@@ -194,8 +194,12 @@ def provenance(payload: Mapping[str, Any], cell_ids: Collection[str] | None = No
                  "of wall time")
     cpu = sum(c.get("cpu_seconds") or 0.0 for c in cells) / 60
     wall = sum(c.get("process_seconds") or c.get("wall_seconds") or 0.0 for c in cells) / 60
+    # The cells name the code that trained them; the report's own commit is where they were gathered.
+    trained = sorted({str(c["git_commit"])[:7] for c in cells if c.get("status") == "ok" and c.get("git_commit")})
+    code = (f"cells trained at git {', '.join(f'`{commit}`' for commit in trained)}, gathered at "
+            if trained else "git ")
     return (f"{made}, on {machine['platform']} with {machine['cpus']} CPUs (shared with other jobs): "
-            f"{wall:.0f} min of cell wall time, {cpu:.0f} min of CPU time; git `{machine.get('git_commit') or '?'}`, "
+            f"{wall:.0f} min of cell wall time, {cpu:.0f} min of CPU time; {code}`{machine.get('git_commit') or '?'}`, "
             f"Python {machine['python']}, TensorFlow {versions.get('tensorflow')}, "
             f"TFP {versions.get('tensorflow-probability')}, Keras {versions.get('keras')}.")
 
