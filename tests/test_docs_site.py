@@ -523,6 +523,8 @@ def test_all_models_warns_of_rows_from_an_earlier_budget():
     assert "Cells from an earlier budget" in text and "2 rows come from cells" in text
     assert "`iwae`, `vamp`." in text and "`vae`" not in text
     assert "earlier budget" not in "\n".join(docs_pages._all_models([], {"cells": [{"id": "c", "variant": "vae"}]}))
+    one = "\n".join(docs_pages._all_models([], {"cells": [{"id": "c", "variant": "vae", "stale": True}]}))
+    assert "1 row comes from cells trained under an earlier configuration" in one
 
 
 def test_a_page_names_the_commands_of_its_own_cells():

@@ -1030,7 +1030,8 @@ def _all_models(groups: Sequence[Mapping[str, Any]], payload: Mapping[str, Any])
     stale = sorted({c["variant"] for c in payload.get("cells", []) if c.get("stale")})
     if stale:
         lines += ["!!! warning \"Cells from an earlier budget\"", "",
-                  f"    {len(stale)} rows come from cells trained under an earlier configuration of this budget "
+                  f"    {len(stale)} {'rows come' if len(stale) != 1 else 'row comes'} from cells trained under an "
+                  "earlier configuration of this budget "
                   "(fewer epochs, or fewer sample grids); they are kept until `zoo bench` reruns them, so their "
                   "numbers do not compare with the other rows': " + ", ".join(f"`{name}`" for name in stale) + ".", ""]
     for dataset in dict.fromkeys(g["dataset"] for g in groups):
