@@ -552,6 +552,26 @@ def test_a_page_names_the_commands_of_its_own_cells():
     assert "cells trained at git `aaaaaaa`, `bbbbbbb`, gathered at `abc`" in everything
 
 
+def test_a_budget_made_by_many_commands_is_summarised_in_one_sentence():
+    """Past three commands (or commits) the box counts them instead of listing them all; each cell's
+    result.json still names its own."""
+    from zoo.bench.report import provenance
+
+    machine = {"platform": "linux", "cpus": 2, "python": "3.11", "versions": {}, "git_commit": "f" * 40 + "-dirty"}
+    cells = [{"id": f"m{i}", "status": "ok", "command": {"bench": f"zoo bench --budget reference --models m{i}"},
+              "created": f"2026-12-0{2 + i % 3}T10:00", "wall_seconds": 60.0, "git_commit": f"{i}" * 40}
+             for i in range(5)]
+    text = provenance({"machine": machine, "budget": {"name": "reference"}, "cells": cells})
+    assert "Produced by 5 runs of `zoo bench --budget reference` from 2026-12-02 to 2026-12-04 (5 cells; each " \
+        "cell's `result.json` names its command)," in text
+    assert "--models m0" not in text
+    # oldest and newest by when the cells were made: m0 and m3 on 12-02, m1 and m4 on 12-03, m2 on 12-04
+    assert "cells trained at 5 commits, `0000000` (oldest) to `2222222`, gathered at `fffffff-dirty`" in text
+    few = provenance({"machine": machine, "budget": {"name": "reference"}, "cells": cells[:3]})
+    assert "`zoo bench --budget reference --models m2` on 2026-12-04 (1 cell)" in few
+    assert "cells trained at git `0000000`, `1111111`, `2222222`" in few
+
+
 def test_pages_of_continuous_likelihood_models_explain_their_positive_elbo(generated):
     """A positive ELBO surprises wherever it is shown, not only in the index's table; and the Cartoon Set page's
     provenance names the command of its one cell, not the MNIST ones."""

@@ -167,18 +167,31 @@ def budget_sentence(payload: Mapping[str, Any]) -> str:
     return text
 
 
+# Beyond this many distinct commands (or commits) the provenance box summarises them: a box that lists twenty
+# commands is not read, and each cell's result.json names its own.
+LISTED_AT_MOST = 3
+
+
+def _short_commit(commit: str) -> str:
+    return commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def provenance(payload: Mapping[str, Any], cell_ids: Collection[str] | None = None) -> str:
     """Which command(s) computed the cells, when, on what machine and software; with ``cell_ids``, only those
     cells (a page that shows a few of them names their commands, not every command of the budget)."""
     machine = payload["machine"]
     versions = machine.get("versions") or {}
     cells = [c for c in payload["cells"] if cell_ids is None or c["id"] in cell_ids]
+    done = sorted((c for c in cells if c.get("status") == "ok"), key=lambda c: str(c.get("created") or ""))
     runs: dict[str, list[str]] = {}
-    for cell in cells:
-        if cell.get("status") == "ok":
-            runs.setdefault((cell.get("command") or {}).get("bench") or payload["command"], []).append(
-                str(cell.get("created") or "")[:10])
-    if runs:
+    for cell in done:
+        runs.setdefault((cell.get("command") or {}).get("bench") or payload["command"], []).append(
+            str(cell.get("created") or "")[:10])
+    if len(runs) > LISTED_AT_MOST:
+        days = sorted(d for dates in runs.values() for d in dates if d)
+        made = (f"Produced by {len(runs)} runs of `zoo bench --budget {payload['budget']['name']}` from {days[0]} "
+                f"to {days[-1]} ({len(done)} cells; each cell's `result.json` names its command)")
+    elif runs:
         described = []
         for command, dates in runs.items():
             days = sorted(d for d in dates if d)
@@ -195,14 +208,18 @@ def provenance(payload: Mapping[str, Any], cell_ids: Collection[str] | None = No
     cpu = sum(c.get("cpu_seconds") or 0.0 for c in cells) / 60
     wall = sum(c.get("process_seconds") or c.get("wall_seconds") or 0.0 for c in cells) / 60
     # The cells name the code that trained them; the report's own commit is where they were gathered.
-    trained = sorted({str(c["git_commit"])[:7] for c in cells if c.get("status") == "ok" and c.get("git_commit")})
-    code = (f"cells trained at git {', '.join(f'`{commit}`' for commit in trained)}, gathered at "
-            if trained else "git ")
+    trained = list(dict.fromkeys(str(c["git_commit"])[:7] for c in done if c.get("git_commit")))  # oldest first
+    if len(trained) > LISTED_AT_MOST:
+        code = f"cells trained at {len(trained)} commits, `{trained[0]}` (oldest) to `{trained[-1]}`, gathered at "
+    elif trained:
+        code = f"cells trained at git {', '.join(f'`{commit}`' for commit in sorted(trained))}, gathered at "
+    else:
+        code = "git "
+    gathered = _short_commit(str(machine.get("git_commit") or "?"))
     return (f"{made}, on {machine['platform']} with {machine['cpus']} CPUs (shared with other jobs): "
-            f"{wall:.0f} min of cell wall time, {cpu:.0f} min of CPU time; {code}`{machine.get('git_commit') or '?'}`, "
+            f"{wall:.0f} min of cell wall time, {cpu:.0f} min of CPU time; {code}`{gathered}`, "
             f"Python {machine['python']}, TensorFlow {versions.get('tensorflow')}, "
             f"TFP {versions.get('tensorflow-probability')}, Keras {versions.get('keras')}.")
-
 
 NOTES = (
     "Numbers are the mean ± sample standard deviation (ddof = 1) over the seeds that finished; `seeds ok` "
