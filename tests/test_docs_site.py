@@ -567,8 +567,14 @@ def test_a_budget_made_by_many_commands_is_summarised_in_one_sentence():
     assert "--models m0" not in text
     # oldest and newest by when the cells were made: m0 and m3 on 12-02, m1 and m4 on 12-03, m2 on 12-04
     assert "cells trained at 5 commits, `0000000` (oldest) to `2222222`, gathered at `fffffff-dirty`" in text
+    one_day = provenance({"machine": machine, "budget": {"name": "reference"}, "cells": cells[::3] + cells[1::3]})
+    assert "4 runs of `zoo bench --budget reference` from 2026-12-02 to 2026-12-03 (4 cells;" in one_day
+    for cell in cells:
+        cell["created"] = "2026-12-06T10:00"
+    assert "5 runs of `zoo bench --budget reference` on 2026-12-06 (5 cells;" in provenance(
+        {"machine": machine, "budget": {"name": "reference"}, "cells": cells})
     few = provenance({"machine": machine, "budget": {"name": "reference"}, "cells": cells[:3]})
-    assert "`zoo bench --budget reference --models m2` on 2026-12-04 (1 cell)" in few
+    assert "`zoo bench --budget reference --models m2` on 2026-12-06 (1 cell)" in few
     assert "cells trained at git `0000000`, `1111111`, `2222222`" in few
 
 

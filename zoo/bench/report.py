@@ -189,8 +189,9 @@ def provenance(payload: Mapping[str, Any], cell_ids: Collection[str] | None = No
             str(cell.get("created") or "")[:10])
     if len(runs) > LISTED_AT_MOST:
         days = sorted(d for dates in runs.values() for d in dates if d)
-        made = (f"Produced by {len(runs)} runs of `zoo bench --budget {payload['budget']['name']}` from {days[0]} "
-                f"to {days[-1]} ({len(done)} cells; each cell's `result.json` names its command)")
+        when = "" if not days else f" on {days[0]}" if days[0] == days[-1] else f" from {days[0]} to {days[-1]}"
+        made = (f"Produced by {len(runs)} runs of `zoo bench --budget {payload['budget']['name']}`{when} "
+                f"({len(done)} cells; each cell's `result.json` names its command)")
     elif runs:
         described = []
         for command, dates in runs.items():
