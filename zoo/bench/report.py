@@ -208,8 +208,8 @@ def provenance(payload: Mapping[str, Any], cell_ids: Collection[str] | None = No
                  "of wall time")
     cpu = sum(c.get("cpu_seconds") or 0.0 for c in cells) / 60
     wall = sum(c.get("process_seconds") or c.get("wall_seconds") or 0.0 for c in cells) / 60
-    # The cells name the code that trained them; the report's own commit is where they were gathered.
-    trained = list(dict.fromkeys(str(c["git_commit"])[:7] for c in done if c.get("git_commit")))  # oldest first
+    # The cells name the code that trained them (oldest first, as `done`); the report's commit gathered them.
+    trained = list(dict.fromkeys(_short_commit(str(c["git_commit"])) for c in done if c.get("git_commit")))
     if len(trained) > LISTED_AT_MOST:
         code = f"cells trained at {len(trained)} commits, `{trained[0]}` (oldest) to `{trained[-1]}`, gathered at "
     elif trained:
@@ -221,6 +221,7 @@ def provenance(payload: Mapping[str, Any], cell_ids: Collection[str] | None = No
             f"{wall:.0f} min of cell wall time, {cpu:.0f} min of CPU time; {code}`{gathered}`, "
             f"Python {machine['python']}, TensorFlow {versions.get('tensorflow')}, "
             f"TFP {versions.get('tensorflow-probability')}, Keras {versions.get('keras')}.")
+
 
 NOTES = (
     "Numbers are the mean ± sample standard deviation (ddof = 1) over the seeds that finished; `seeds ok` "
