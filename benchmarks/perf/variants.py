@@ -30,7 +30,8 @@ from typing import Any, Callable, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import throughput  # noqa: E402  (benchmarks/perf/throughput.py: launch, wait_ready, ask, machine)
+import throughput  # noqa: E402  (benchmarks/perf/throughput.py: launch, wait_ready, ask)
+from machine import describe  # noqa: E402  (benchmarks/perf/machine.py)
 
 TARGET = 1.3
 DEFAULT_STEPS, QUICK_STEPS = 160, 16
@@ -287,7 +288,7 @@ def main():
 
     report = {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": throughput.machine(), "batch_size": args.batch, "rounds": args.rounds, "steps": args.steps,
+              "machine": describe(), "batch_size": args.batch, "rounds": args.rounds, "steps": args.steps,
               "quick": args.quick, "architecture": ARCHITECTURE, "target": TARGET,
               "peer_threads_tried": [int(t) for t in args.peer_threads.split(",")],
               "common_differences": COMMON_DIFFERENCES, "results": {}, "failures": {}}
