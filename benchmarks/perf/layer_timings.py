@@ -146,7 +146,7 @@ def write_md(report: dict, out: Path) -> None:
              f"{report['load_average_at_end']}  ",
              f"Batch {report['batch_size']}; each layer's forward and both backward products alone, best of 5 "
              "rounds; the whole step's time is the zoo's median from "
-             f"`{report.get('throughput_file') or 'throughput.json'}` ({report['throughput_date']}).", ""]
+             f"`{report['throughput_file']}` ({report['throughput_date']}).", ""]
     for arch, res in report["results"].items():
         lines += [f"## {arch} ({'XLA' if res['xla'] else 'plain graph'}; matrix-product peak "
                   f"{res['matmul_peak_gflops']:.0f} GFLOP/s)", "",
@@ -193,7 +193,7 @@ def main() -> None:
               "machine": f"{cpu_name()}, {os.cpu_count()} cores", "load_average_at_start": os.getloadavg(), "results": {}}
     throughput = json.loads(Path(args.throughput).read_text()) if Path(args.throughput).exists() else None
     report["throughput_date"] = throughput["date"] if throughput else None
-    report["throughput_file"] = Path(args.throughput).name if throughput else None
+    report["throughput_file"] = Path(args.throughput).name
     for arch in args.arch:
         res = measure(arch, args.batch, args.repeats if arch == "mlp" else max(1, args.repeats // 5))
         if throughput and arch in throughput["results"]:
